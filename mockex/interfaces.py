@@ -1,0 +1,248 @@
+"""
+The contracts between mockex's shared machinery and the venues it imitates.
+
+A venue (an *exchange plugin*) knows only its own formats and rules: which REST routes
+exist and how they parse parameters and format rows, how its WebSocket sessions speak,
+how it spells symbols and intervals, what its errors look like. It never touches a
+transport, a timer, a fault, a rate-limit counter or a random generator: those are
+shared, and reach the venue through :class:`IVenueContext` and :class:`IStreamLink`.
+
+Venues are discovered with ``twisted.plugin.getPlugins(IExchange, mockex.plugins)``;
+any installed package may ship a ``mockex/plugins``-style dropin (see docs/plugins.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+
+from attrs import field, frozen
+from twisted.plugin import IPlugin
+from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from mockex.intervals import Interval
+    from mockex.market import Candle, CandleSource, Market
+
+
+# ---------------------------------------------------------------------------
+# REST values
+
+
+@frozen
+class RestRequest:
+    """A REST request as a venue handler sees it: decoded, transport-free."""
+
+    method: str
+    path: str
+    #: query (and form) arguments, decoded as UTF-8, every value in order of arrival
+    args: Mapping[str, Sequence[str]]
+    #: request headers, names lower-cased, first value only
+    headers: Mapping[str, str]
+    body: bytes = b""
+    #: values captured from the route pattern (``/kline/<symbol>``)
+    path_args: Mapping[str, str] = field(factory=dict)
+    client: str = "127.0.0.1"
+
+
+@frozen
+class RestResponse:
+    """What a venue answers; the shared layer writes it (and may fault it)."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json;charset=UTF-8"
+
+
+RestHandler = Callable[[RestRequest, "IVenueContext"], RestResponse]
+
+
+@frozen
+class RestRoute:
+    """One REST endpoint of a venue."""
+
+    method: str
+    #: a Klein (werkzeug) route pattern, e.g. ``/api/v3/klines``
+    path: str
+    handler: RestHandler
+    #: a stable name for targeting faults and rate limits (defaults to the path)
+    name: str = ""
+
+
+class VenueError(Exception):
+    """Raised by a venue handler to answer with its own error response."""
+
+    def __init__(self, response: RestResponse) -> None:
+        super().__init__(response.status, response.body)
+        self.response = response
+
+
+#: Kinds of error the shared machinery asks a venue to express in its own format.
+NOT_FOUND = "not_found"
+METHOD_NOT_ALLOWED = "method_not_allowed"
+INTERNAL = "internal"  # an unexpected failure: the venue's "unknown error"
+DISCONNECTED = "disconnected"  # the venue's internal-disconnect 5xx
+TIMEOUT = "timeout"  # the venue's backend-timeout 5xx
+BUSY = "busy"  # the venue's server-busy 5xx
+
+
+# ---------------------------------------------------------------------------
+# Streams
+
+
+@frozen
+class Feed:
+    """A live candle series: one market, one interval, one time-zone offset."""
+
+    market: "Market"
+    interval: "Interval"
+    offset_ms: int = 0
+
+
+@frozen
+class CandleUpdate:
+    """One push of a feed: the candle as of ``event_ms`` (closed or not)."""
+
+    feed: Feed
+    candle: "Candle"
+    event_ms: int
+
+
+class ITopic(Interface):
+    """
+    A subscription as a venue formats it: a feed, plus whatever changes the bytes
+    (stream name, wrapping, time unit). Topics are hashable values; all subscribers of
+    equal topics share one serialized, prepared message per update.
+    """
+
+    feed = Attribute("The :class:`Feed` this topic follows.")
+
+    def render(update: CandleUpdate) -> bytes:
+        """The message (UTF-8 JSON text) that carries ``update`` on this topic."""
+
+
+class IStreamLink(Interface):
+    """What a venue's WebSocket session may do with its connection."""
+
+    def now_ms() -> int:
+        """The market clock, epoch milliseconds."""
+
+    def send(payload: bytes) -> None:
+        """Send one text message."""
+
+    def subscribe(topic: ITopic) -> None:
+        """Start pushing ``topic``'s updates to this connection."""
+
+    def unsubscribe(topic: ITopic) -> None:
+        """Stop pushing ``topic``."""
+
+    def close(code: int, reason: str = "") -> None:
+        """Close the connection with a close frame."""
+
+    topics = Attribute("The topics this connection is subscribed to, in order.")
+
+
+class IStreamSession(Interface):
+    """One WebSocket connection's venue-side protocol, free of I/O."""
+
+    def opened(link: IStreamLink) -> None:
+        """The handshake completed: greet, subscribe to streams named in the URL."""
+
+    def received(payload: bytes, is_binary: bool) -> None:
+        """A message arrived from the client."""
+
+    def ping_payload() -> bytes | None:
+        """
+        The payload of the server's next keep-alive ping frame, or None if the venue
+        does not ping at the WebSocket level.
+        """
+
+
+@frozen
+class Keepalive:
+    """A venue's WebSocket keep-alive: server pings and how long it waits for pongs."""
+
+    #: seconds between server pings; 0: the server does not ping
+    ping_interval: float = 0.0
+    #: seconds without a pong (or any frame) before the server drops the connection
+    pong_timeout: float = 0.0
+
+
+@frozen
+class Handshake:
+    """The parts of a WebSocket upgrade request a venue looks at."""
+
+    path: str
+    params: Mapping[str, Sequence[str]]
+    headers: Mapping[str, str]
+
+
+# ---------------------------------------------------------------------------
+# Context the shared machinery gives a venue
+
+
+class IVenueContext(Interface):
+    """Everything a venue may use at run time; all of it belongs to the server."""
+
+    source = Attribute("The :class:`~mockex.market.CandleSource` of this server.")
+    markets = Attribute(
+        "The markets this server lists: an ordered mapping from the venue's own symbol "
+        "to :class:`~mockex.market.Market`."
+    )
+    options = Attribute("Venue switches (a mapping), for behaviours the venue documents.")
+    rows = Attribute(
+        "The :class:`~mockex.rows.RowCache` of this server: formatted closed candles."
+    )
+
+    def now_ms() -> int:
+        """The market clock, epoch milliseconds."""
+
+
+# ---------------------------------------------------------------------------
+# The plugin contract
+
+
+class IExchange(IPlugin):
+    """
+    A venue. Provided by a module-level object in a ``mockex.plugins`` dropin.
+
+    Everything here is declarative or a pure function of its arguments: per-server
+    state lives in the :class:`IVenueContext` and the session objects.
+    """
+
+    name = Attribute("The ``--exchange`` name, e.g. ``binance_spot``.")
+    description = Attribute("One line for ``twistd mockex --help-exchanges``.")
+    intervals = Attribute(
+        "Mapping from the venue's interval names to :class:`~mockex.intervals.Interval`."
+    )
+    keepalive = Attribute("The venue's WebSocket :class:`Keepalive`.")
+
+    def default_markets() -> Sequence["Market"]:
+        """The markets listed when the user names none."""
+
+    def market_for(symbol: str, price: float) -> "Market":
+        """
+        A market from a user-given symbol in the venue's spelling (``BTCUSDT``,
+        ``BTC-USDT``) or mockex's neutral one (``BTC/USDT``). Raises ValueError.
+        """
+
+    def symbol(market: "Market") -> str:
+        """The venue's spelling of ``market``."""
+
+    def rest_routes() -> Sequence[RestRoute]:
+        """Every REST endpoint."""
+
+    def ws_paths() -> Sequence[str]:
+        """Klein path patterns that upgrade to WebSocket."""
+
+    def error_response(kind: str, detail: str = "") -> RestResponse:
+        """The venue's own answer for an error the shared machinery detects."""
+
+    def open_session(handshake: Handshake, context: IVenueContext) -> IStreamSession:
+        """
+        A session for a WebSocket upgrade. Raise :class:`VenueError` to refuse the
+        handshake with that HTTP response.
+        """
+
+    def stream_period_ms(interval: "Interval") -> int:
+        """How often the venue pushes an open candle of ``interval``."""

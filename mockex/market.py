@@ -1,0 +1,559 @@
+"""
+Deterministic, seekable market data.
+
+The design in one paragraph
+---------------------------
+Every candle that mockex serves, of every interval and time zone, is an aggregate of
+nodes of one fixed tree of time: a day splits into six 4-hour nodes, each into four
+hours, then quarter hours, 5-minute nodes, minutes and finally seconds. A node holds
+integer OHLCV (prices in ticks, volumes in lots), so aggregation is exact. The tree is
+built *top-down*: a day's open, high, low, close and volume are drawn first, and each
+node's children are then drawn *conditioned on their parent* (a Brownian bridge between
+the parent's open and close, clipped into its range, with one child carrying the
+parent's high and one its low, and volumes split so that they add up exactly). Any
+node is therefore reachable from its day in six steps, without generating anything
+before it: 1000 one-minute candles of 2019 cost the same as 1000 of last week, and a
+5m candle is by construction the aggregate of its five 1m candles, a ``1M`` candle of
+its days, a ``1d`` candle at ``+05:45`` of the quarter hours it spans.
+
+Each node's randomness comes from its own generator, seeded by a hash of
+``(seed, market, level, index)``: the same seed gives the same bytes in any process,
+whatever the order of requests or the server's start time.
+
+Days themselves come from a seekable, mean-reverting log-price: anchors every
+``BLOCK_DAYS`` days are drawn independently around the configured price, and the days
+between two anchors follow a Brownian bridge between them. Whoever configures BTCUSDT at
+50 000 sees it trade near 50 000 on any date, with realistic day-to-day moves.
+
+:class:`ICandleModel` is the seam for richer models (volatility clustering, jumps,
+replay): a model provides days and node splits; :class:`CandleSource` owns the tree,
+caching, aggregation and the live partial candle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from functools import lru_cache
+from typing import Callable, Sequence
+
+from attrs import field, frozen
+from zope.interface import Interface, implementer
+
+from mockex.intervals import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, Interval
+
+#: Quote volumes are kept in units of 10**-8 of the quote asset.
+QUOTE_DECIMALS = 8
+
+#: A node: (open, high, low, close, volume, quote_volume, trades, taker_base,
+#: taker_quote, first_trade_index). Prices in ticks, volume in lots (10**-qty_decimals),
+#: quote volumes in 10**-8 quote units, trade index counted from the listing.
+Node = tuple[int, int, int, int, int, int, int, int, int, int]
+
+#: Node durations, coarsest first; the first level is the root (days).
+LEVEL_MS: tuple[int, ...] = (
+    DAY_MS,
+    4 * HOUR_MS,
+    HOUR_MS,
+    15 * MINUTE_MS,
+    5 * MINUTE_MS,
+    MINUTE_MS,
+    SECOND_MS,
+)
+LEAF = len(LEVEL_MS) - 1
+#: How many children a node of level ``i`` has.
+BRANCHING: tuple[int, ...] = tuple(
+    LEVEL_MS[i] // LEVEL_MS[i + 1] for i in range(LEAF)
+)
+
+
+@frozen
+class Market:
+    """
+    One instrument, venue-neutral. The venue decides how to spell it.
+
+    ``price`` is the level the price reverts to. ``price_decimals`` / ``qty_decimals``
+    are the tick and lot sizes as powers of ten (BTCUSDT on Binance: 2 and 5).
+    """
+
+    base: str
+    quote: str
+    price: float
+    price_decimals: int
+    qty_decimals: int
+    listed_ms: int = 1_502_928_000_000  # 2017-08-17 00:00 UTC
+    #: typical daily volume in base units
+    daily_volume: float = 0.0
+    #: typical trades per day
+    daily_trades: int = 0
+    #: standard deviation of daily log returns
+    daily_volatility: float = 0.025
+
+    @property
+    def key(self) -> str:
+        """The identity that seeds this market's data: the same on every venue."""
+        return f"{self.base}/{self.quote}"
+
+    @classmethod
+    def create(
+        cls,
+        base: str,
+        quote: str,
+        price: float,
+        *,
+        price_decimals: int | None = None,
+        qty_decimals: int | None = None,
+        listed_ms: int | None = None,
+        daily_volume: float | None = None,
+        daily_trades: int | None = None,
+        daily_volatility: float = 0.025,
+    ) -> "Market":
+        """
+        A market with realistic defaults derived from its price: about six significant
+        digits of price (50 000.00, 3 000.00, 2.2000, 0.16000), lots of about a dollar's
+        worth, a daily turnover of 50 million quote units.
+        """
+        if not (price > 0 and math.isfinite(price)):
+            raise ValueError(f"price must be a positive number, not {price!r}")
+        magnitude = math.floor(math.log10(price))
+        if price_decimals is None:
+            price_decimals = min(8, max(2, 4 - magnitude))
+        if qty_decimals is None:
+            qty_decimals = min(8, max(0, magnitude + 1))
+        if daily_volume is None:
+            daily_volume = 50_000_000 / price
+        if daily_trades is None:
+            lots = daily_volume * 10**qty_decimals
+            daily_trades = int(max(1, min(1_000_000, lots / 4)))
+        kwargs = {} if listed_ms is None else {"listed_ms": listed_ms}
+        return cls(
+            base=base,
+            quote=quote,
+            price=price,
+            price_decimals=price_decimals,
+            qty_decimals=qty_decimals,
+            daily_volume=daily_volume,
+            daily_trades=daily_trades,
+            daily_volatility=daily_volatility,
+            **kwargs,
+        )
+
+
+@frozen
+class Candle:
+    """A candle as every venue sees it, before the venue formats it."""
+
+    open_ms: int
+    #: the next candle's open time (exclusive end); venues derive their close time
+    end_ms: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    quote_volume: int
+    trades: int
+    taker_base: int
+    taker_quote: int
+    #: -1 when there were no trades
+    first_trade_id: int
+    last_trade_id: int
+    closed: bool
+
+
+class ICandleModel(Interface):
+    """
+    A price model: how days are drawn and how a node splits into its children.
+
+    Both methods must be pure functions of their arguments and the model's seed.
+    """
+
+    def day(market: Market, day_index: int) -> Node:
+        """The node of day ``day_index`` (days since 1970-01-01)."""
+
+    def split(market: Market, level: int, index: int, node: Node) -> tuple[Node, ...]:
+        """
+        The ``BRANCHING[level]`` children of node ``index`` of ``level``. They must
+        chain (each opens at the previous close; first open and last close are the
+        node's), stay within its range with its high and low both reached, and add up
+        exactly to its volumes and trade count.
+        """
+
+
+def stable_seed(*parts: object) -> int:
+    """A 64-bit seed from a hash of ``parts``: the same in every process."""
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big")
+
+
+def _gauss(rng: random.Random) -> float:
+    # Box-Muller on random.random(), whose output is stable across Python versions
+    # (random.gauss's algorithm is not promised to be).
+    u1 = rng.random() or 1e-300
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * rng.random())
+
+
+def split_integer(total: int, weights: Sequence[int]) -> list[int]:
+    """
+    ``total`` split in proportion to non-negative integer ``weights``, exactly
+    (largest remainder). A part never exceeds its weight when ``total`` does not exceed
+    the sum of the weights.
+    """
+    wsum = sum(weights)
+    if wsum <= 0:
+        parts = [0] * len(weights)
+        parts[-1] = total
+        return parts
+    parts = [total * w // wsum for w in weights]
+    rest = total - sum(parts)
+    if rest:
+        order = sorted(
+            range(len(weights)), key=lambda i: (total * weights[i]) % wsum, reverse=True
+        )
+        for i in order[:rest]:
+            parts[i] += 1
+    return parts
+
+
+@implementer(ICandleModel)
+class RandomWalkModel:
+    """
+    The default model: a mean-reverting random walk with Brownian-bridge refinement.
+
+    Days: log-price anchors every ``BLOCK_DAYS`` days, drawn around ``log(price)`` with
+    standard deviation ``anchor_sigma``; between anchors a Brownian bridge with the
+    market's daily volatility. Inside a node: a Brownian bridge from open to close,
+    clipped to the node's range; wicks proportional to the child's own volatility;
+    volume split with lognormal weights that grow with the child's absolute return.
+    """
+
+    BLOCK_DAYS = 32
+
+    def __init__(self, seed: int, anchor_sigma: float = 0.08) -> None:
+        self.seed = seed
+        self.anchor_sigma = anchor_sigma
+        self._block = lru_cache(maxsize=4096)(self._block_uncached)
+
+    def _rng(self, market: Market, *where: object) -> random.Random:
+        return random.Random(stable_seed(self.seed, market.key, *where))
+
+    def _anchor(self, market: Market, block: int) -> float:
+        rng = self._rng(market, "anchor", block)
+        return math.log(market.price) + self.anchor_sigma * _gauss(rng)
+
+    def _block_uncached(self, market: Market, block: int) -> tuple[float, ...]:
+        """Log prices at the ``BLOCK_DAYS + 1`` day boundaries of a block."""
+        n = self.BLOCK_DAYS
+        start = self._anchor(market, block)
+        end = self._anchor(market, block + 1)
+        rng = self._rng(market, "block", block)
+        var = market.daily_volatility**2
+        xs = [start]
+        x = start
+        for i in range(1, n):
+            remaining = n - i + 1
+            x = x + (end - x) / remaining + math.sqrt(var * (remaining - 1) / remaining) * _gauss(rng)
+            xs.append(x)
+        xs.append(end)
+        return tuple(xs)
+
+    def _log_price_at_day(self, market: Market, day_index: int) -> float:
+        block, offset = divmod(day_index, self.BLOCK_DAYS)
+        return self._block(market, block)[offset]
+
+    def _to_ticks(self, market: Market, log_price: float) -> int:
+        return max(1, round(math.exp(log_price) * 10**market.price_decimals))
+
+    def _trade_index(self, market: Market, day_index: int) -> int:
+        """Trades before day ``day_index`` since 1970: strictly increasing, O(1)."""
+        rate = max(1, market.daily_trades)
+        jitter = self._rng(market, "trades", day_index).random()
+        return day_index * rate + int(rate * 0.4 * jitter)
+
+    def day(self, market: Market, day_index: int) -> Node:
+        o = self._to_ticks(market, self._log_price_at_day(market, day_index))
+        c = self._to_ticks(market, self._log_price_at_day(market, day_index + 1))
+        rng = self._rng(market, "day", day_index)
+        sigma = market.daily_volatility
+        h = max(o, c, round(max(o, c) * math.exp(abs(_gauss(rng)) * sigma * 0.6)))
+        low = max(1, min(o, c, round(min(o, c) * math.exp(-abs(_gauss(rng)) * sigma * 0.6))))
+        lots = max(0, round(market.daily_volume * 10**market.qty_decimals * math.exp(0.35 * _gauss(rng) - 0.06)))
+        trades = min(
+            lots,
+            self._trade_index(market, day_index + 1) - self._trade_index(market, day_index),
+        )
+        vwap = (o + h + low + c) / 4
+        scale = 10 ** (QUOTE_DECIMALS - market.price_decimals - market.qty_decimals)
+        quote = round(lots * vwap * scale)
+        taker_base = round(lots * (0.45 + 0.1 * rng.random()))
+        taker_quote = round(quote * taker_base / lots) if lots else 0
+        first = self._trade_index(market, day_index) - self._trade_index(
+            market, market.listed_ms // DAY_MS
+        )
+        return (o, h, low, c, lots, quote, trades, taker_base, taker_quote, first)
+
+    def split(self, market: Market, level: int, index: int, node: Node) -> tuple[Node, ...]:
+        o, h, low, c, v, q, n, tb, tq, first = node
+        k = BRANCHING[level]
+        child_ms = LEVEL_MS[level + 1]
+        rng = self._rng(market, "split", level, index)
+        var = market.daily_volatility**2 / DAY_MS * child_ms  # variance per child
+        gauss = _gauss
+
+        # Boundaries: a Brownian bridge in log space from open to close. If it leaves
+        # the node's range, its excursion from the straight line is shrunk until it
+        # fits (clipping would leave flat runs pinned at the high or low).
+        lo, hi, x0, end = math.log(low), math.log(h), math.log(o), math.log(c)
+        path = []
+        x = x0
+        for i in range(1, k):
+            remaining = k - i + 1
+            x = x + (end - x) / remaining + math.sqrt(var * (remaining - 1) / remaining) * gauss(rng)
+            path.append(x)
+        shrink = 1.0
+        for i, x in enumerate(path, 1):
+            line = x0 + (end - x0) * i / k
+            d = x - line
+            room = (hi - line) if d > 0 else (line - lo)
+            if abs(d) > room:
+                shrink = min(shrink, room / abs(d) if abs(d) else 1.0)
+        bounds = [o]
+        for i, x in enumerate(path, 1):
+            line = x0 + (end - x0) * i / k
+            bounds.append(min(h, max(low, round(math.exp(line + (x - line) * shrink)))))
+        bounds.append(c)
+
+        # Which child reaches the node's high and which its low: mostly the one whose
+        # body is nearest, sometimes another (a wick).
+        tops = [max(bounds[i], bounds[i + 1]) for i in range(k)]
+        bottoms = [min(bounds[i], bounds[i + 1]) for i in range(k)]
+        jh = tops.index(max(tops)) if rng.random() < 0.75 else rng.randrange(k)
+        jl = bottoms.index(min(bottoms)) if rng.random() < 0.75 else rng.randrange(k)
+        wick = math.sqrt(var) * 0.7
+        highs = [
+            h if i == jh else min(h, round(tops[i] * math.exp(abs(gauss(rng)) * wick)))
+            for i in range(k)
+        ]
+        lows = [
+            low if i == jl else max(low, round(bottoms[i] * math.exp(-abs(gauss(rng)) * wick)))
+            for i in range(k)
+        ]
+
+        # Volume follows activity: lognormal noise, more where the price moved.
+        sd = math.sqrt(var) or 1e-12
+        weights = [
+            int(
+                1_000_000
+                * math.exp(0.4 * gauss(rng))
+                * (1.0 + abs(math.log(bounds[i + 1] / bounds[i])) / sd)
+            )
+            + 1
+            for i in range(k)
+        ]
+        vols = split_integer(v, weights)
+        trades = split_integer(n, vols)
+        takers = split_integer(tb, vols)
+        quotes = split_integer(q, [vols[i] * (tops[i] + bottoms[i]) for i in range(k)])
+        taker_quotes = split_integer(tq, quotes)
+        children = []
+        t = first
+        for i in range(k):
+            children.append(
+                (bounds[i], highs[i], lows[i], bounds[i + 1], vols[i], quotes[i],
+                 trades[i], takers[i], taker_quotes[i], t)
+            )
+            t += trades[i]
+        return tuple(children)
+
+
+def aggregate(nodes: Sequence[Node]) -> Node:
+    """The one node equivalent to consecutive ``nodes``."""
+    if len(nodes) == 1:
+        return nodes[0]
+    first_trade = -1
+    for node in nodes:
+        if node[6]:
+            first_trade = node[9]
+            break
+    return (
+        nodes[0][0],
+        max(node[1] for node in nodes),
+        min(node[2] for node in nodes),
+        nodes[-1][3],
+        sum(node[4] for node in nodes),
+        sum(node[5] for node in nodes),
+        sum(node[6] for node in nodes),
+        sum(node[7] for node in nodes),
+        sum(node[8] for node in nodes),
+        first_trade,
+    )
+
+
+def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
+    """
+    The fewest tree nodes, as ``(level, index)``, that exactly tile
+    ``[start_ms, end_ms)``; both ends must be whole seconds.
+    """
+    out: list[tuple[int, int]] = []
+
+    def walk(a: int, b: int, level: int) -> None:
+        size = LEVEL_MS[level]
+        if level == LEAF:
+            out.extend((level, i) for i in range(a // size, b // size))
+            return
+        lo = -(-a // size) * size
+        hi = b // size * size
+        if lo >= hi:
+            walk(a, b, level + 1)
+            return
+        if a < lo:
+            walk(a, lo, level + 1)
+        out.extend((level, i) for i in range(lo // size, hi // size))
+        if hi < b:
+            walk(hi, b, level + 1)
+
+    if end_ms > start_ms:
+        walk(start_ms, end_ms, 0)
+    return out
+
+
+class _MarketTree:
+    """The cached node tree of one market."""
+
+    def __init__(self, market: Market, model: ICandleModel, cache_size: int) -> None:
+        self.market = market
+        self.model = model
+        self.day = lru_cache(maxsize=4096)(lambda d: model.day(market, d))
+        self.children = lru_cache(maxsize=cache_size)(self._children)
+
+    def _children(self, level: int, index: int) -> tuple[Node, ...]:
+        return self.model.split(self.market, level, index, self.node(level, index))
+
+    def node(self, level: int, index: int) -> Node:
+        if level == 0:
+            return self.day(index)
+        parent, position = divmod(index, BRANCHING[level - 1])
+        return self.children(level - 1, parent)[position]
+
+    def span(self, start_ms: int, end_ms: int) -> Node:
+        return aggregate([self.node(level, i) for level, i in cover(start_ms, end_ms)])
+
+
+class CandleSource:
+    """
+    Candles of every configured market, any interval, any date, computed on demand.
+
+    Closed candles are pure functions of (seed, market, interval, offset, open time).
+    The candle that contains ``now_ms`` is live: the aggregate of the seconds that have
+    elapsed, so REST and WebSocket show the same partial candle at the same moment and
+    its final form equals the closed candle.
+    """
+
+    def __init__(
+        self,
+        seed: int = 0,
+        model_factory: Callable[[int], ICandleModel] = RandomWalkModel,
+        cache_size: int = 32768,
+    ) -> None:
+        self.seed = seed
+        self.model = model_factory(seed)
+        self._cache_size = cache_size
+        self._trees: dict[Market, _MarketTree] = {}
+
+    def _tree(self, market: Market) -> _MarketTree:
+        tree = self._trees.get(market)
+        if tree is None:
+            tree = self._trees[market] = _MarketTree(market, self.model, self._cache_size)
+        return tree
+
+    def first_open(self, market: Market, interval: Interval, offset_ms: int = 0) -> int:
+        """Open time of the market's first candle of ``interval``."""
+        return interval.floor(market.listed_ms, offset_ms)
+
+    def candle(
+        self,
+        market: Market,
+        interval: Interval,
+        open_ms: int,
+        now_ms: int,
+        offset_ms: int = 0,
+    ) -> Candle | None:
+        """The candle opening at ``open_ms``, or None if it has not opened yet."""
+        if open_ms > now_ms:
+            return None
+        end_ms = interval.next_open(open_ms, offset_ms)
+        return self._candle(self._tree(market), market, open_ms, end_ms, now_ms)
+
+    def candles(
+        self,
+        market: Market,
+        interval: Interval,
+        first_open: int,
+        count: int,
+        now_ms: int,
+        offset_ms: int = 0,
+    ) -> list[Candle]:
+        """``count`` consecutive candles from ``first_open``, stopping at ``now_ms``."""
+        tree = self._tree(market)
+        out = []
+        for open_ms in interval.opens(first_open, count, offset_ms):
+            if open_ms > now_ms:
+                break
+            end_ms = interval.next_open(open_ms, offset_ms)
+            out.append(self._candle(tree, market, open_ms, end_ms, now_ms))
+        return out
+
+    def _candle(
+        self, tree: _MarketTree, market: Market, open_ms: int, end_ms: int, now_ms: int
+    ) -> Candle:
+        start = max(open_ms, market.listed_ms)
+        closed = end_ms <= now_ms
+        stop = end_ms if closed else max(start, now_ms // SECOND_MS * SECOND_MS)
+        if stop > start:
+            o, h, low, c, v, q, n, tb, tq, first = tree.span(start, stop)
+        else:
+            # Opened less than a second ago: one tick at the open price, no trades.
+            price = tree.node(LEAF, start // SECOND_MS)[0]
+            o = h = low = c = price
+            v = q = n = tb = tq = 0
+            first = -1
+        if n == 0:
+            first = last = -1
+        else:
+            last = first + n - 1
+        return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
+
+
+def window(
+    interval: Interval,
+    offset_ms: int,
+    first_available: int,
+    now_ms: int,
+    start_ms: int | None,
+    end_ms: int | None,
+    limit: int,
+) -> tuple[int, int]:
+    """
+    Which candles a ``(startTime, endTime, limit)`` query selects, as
+    ``(first_open, count)``, with the semantics most venues share (Binance R4): no
+    bounds, the most recent ``limit``; a start, the oldest ``limit`` opening at or after
+    it; an end only, the most recent ``limit`` opening at or before it; both, from the
+    start and never past the end. Only candles that have opened by ``now_ms`` and not
+    before ``first_available`` exist.
+    """
+    last_available = interval.floor(now_ms, offset_ms)
+    if end_ms is not None:
+        last = min(last_available, interval.floor(end_ms, offset_ms))
+    else:
+        last = last_available
+    if start_ms is not None:
+        first = max(first_available, interval.ceil(start_ms, offset_ms))
+        if last < first:
+            return first, 0
+        count = min(limit, interval.count_between(first, last, offset_ms))
+        return first, count
+    if last < first_available:
+        return first_available, 0
+    count = min(limit, interval.count_between(first_available, last, offset_ms))
+    return interval.shift(last, -(count - 1), offset_ms), count

@@ -1,0 +1,113 @@
+"""
+Serialize once: a cache of formatted candle rows.
+
+A closed candle never changes, so its formatted bytes (a venue's REST row or stream
+payload fragment) are computed once per (format, market, interval, offset, open
+time). A request for ``n`` rows then costs ``n`` dictionary hits and one join, and a
+repeated request costs one hit on the joined block. The live candle is formatted fresh
+on every request. Both caches are bounded (oldest entries go first).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable
+
+from mockex.intervals import Interval
+from mockex.market import Candle, CandleSource, Market
+
+Formatter = Callable[[Candle], bytes]
+
+
+class RowCache:
+    """Formatted rows of closed candles, and joined blocks of them."""
+
+    def __init__(self, source: CandleSource, max_rows: int = 400_000, max_blocks: int = 256) -> None:
+        self.source = source
+        self._rows: dict[Hashable, bytes] = {}
+        self._blocks: dict[Hashable, bytes] = {}
+        self._max_rows = max_rows
+        self._max_blocks = max_blocks
+
+    def rows(
+        self,
+        market: Market,
+        interval: Interval,
+        offset_ms: int,
+        first_open: int,
+        count: int,
+        now_ms: int,
+        fmt_key: Hashable,
+        fmt: Formatter,
+        separator: bytes = b",",
+    ) -> bytes:
+        """
+        ``count`` candles from ``first_open`` formatted by ``fmt`` and joined by
+        ``separator`` (chronological order).
+        """
+        if count <= 0:
+            return b""
+        last_open = interval.shift(first_open, count - 1, offset_ms)
+        last_closed = interval.next_open(last_open, offset_ms) <= now_ms
+        closed_count = count if last_closed else count - 1
+        parts = []
+        if closed_count:
+            parts.append(
+                self._closed_block(market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator)
+            )
+        if not last_closed:
+            live = self.source.candle(market, interval, last_open, now_ms, offset_ms)
+            if live is not None:
+                parts.append(fmt(live))
+        return separator.join(parts)
+
+    def _closed_block(
+        self,
+        market: Market,
+        interval: Interval,
+        offset_ms: int,
+        first_open: int,
+        count: int,
+        now_ms: int,
+        fmt_key: Hashable,
+        fmt: Formatter,
+        separator: bytes,
+    ) -> bytes:
+        block_key = (fmt_key, market, interval, offset_ms, first_open, count, separator)
+        block = self._blocks.get(block_key)
+        if block is not None:
+            return block
+        rows = self._rows
+        base = (fmt_key, market, interval, offset_ms)
+        out: list[bytes] = []
+        missing: list[int] = []
+        opens = list(interval.opens(first_open, count, offset_ms))
+        for i, open_ms in enumerate(opens):
+            row = rows.get((base, open_ms))
+            if row is None:
+                missing.append(i)
+                out.append(b"")
+            else:
+                out.append(row)
+        if missing:
+            # Compute the missing candles in runs of consecutive opens.
+            start = 0
+            while start < len(missing):
+                end = start
+                while end + 1 < len(missing) and missing[end + 1] == missing[end] + 1:
+                    end += 1
+                first_i = missing[start]
+                candles = self.source.candles(
+                    market, interval, opens[first_i], end - start + 1, now_ms, offset_ms
+                )
+                for j, candle in enumerate(candles):
+                    row = fmt(candle)
+                    out[first_i + j] = row
+                    rows[(base, candle.open_ms)] = row
+                start = end + 1
+            while len(rows) > self._max_rows:
+                del rows[next(iter(rows))]
+        block = separator.join(out)
+        self._blocks[block_key] = block
+        if len(self._blocks) > self._max_blocks:
+            del self._blocks[next(iter(self._blocks))]
+        return block

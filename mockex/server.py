@@ -1,0 +1,216 @@
+"""
+A mock venue server: one venue, one port, REST and WebSocket on one reactor.
+
+:class:`MockServer` is the Twisted-level Python API (the asyncio facade of the seed
+document builds on it). It assembles the shared machinery around a venue plugin::
+
+    ConnectionLayer (bytes: tracking, faults)
+      Site
+        Klein app (RestApp): the venue's REST routes
+          WebSocketResource -> StreamFactory -> StreamProtocol (+ venue session)
+    StreamHub (live feeds) <- CandleSource (seeded data) <- MarketClock <- reactor
+
+Nothing here takes the global reactor unless the caller passes none.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from autobahn.twisted.resource import WebSocketResource
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.web.server import Site
+from zope.interface import implementer
+
+from mockex.clock import MarketClock
+from mockex.interfaces import IExchange, IVenueContext
+from mockex.market import CandleSource, Market
+from mockex.plugins import find_exchange
+from mockex.rest import RestApp
+from mockex.rows import RowCache
+from mockex.streams import StreamHub
+from mockex.transport import ConnectionLayer
+from mockex.ws import GOING_AWAY, StreamFactory
+
+#: A trading pair as the seed document writes it: (symbol, price) or
+#: (symbol, interval, price); the interval is accepted and ignored, every interval
+#: of the venue is served.
+PairSpec = tuple[str, float] | tuple[str, str, float]
+
+#: Seconds ``stop()`` waits for WebSocket clients to answer the close frame.
+STOP_GRACE_SECONDS = 2.0
+
+
+@implementer(IVenueContext)
+class VenueContext:
+    """The run-time context a venue's handlers and sessions receive."""
+
+    def __init__(
+        self,
+        source: CandleSource,
+        markets: Mapping[str, Market],
+        clock: MarketClock,
+        options: Mapping[str, str],
+    ) -> None:
+        self.source = source
+        self.markets = dict(markets)
+        self.clock = clock
+        self.options = dict(options)
+        self.rows = RowCache(source)
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+
+def build_markets(venue: IExchange, pairs: Iterable[Sequence[Any]] | None) -> dict[str, Market]:
+    """The venue's markets for ``pairs`` (its defaults if None). Raises ValueError."""
+    if pairs is None:
+        markets = list(venue.default_markets())
+    else:
+        markets = []
+        for pair in pairs:
+            if len(pair) == 2:
+                symbol, price = pair
+            elif len(pair) == 3:
+                symbol, _interval, price = pair
+            else:
+                raise ValueError(f"a pair is (symbol, price) or (symbol, interval, price), not {pair!r}")
+            markets.append(venue.market_for(str(symbol), float(price)))
+        if not markets:
+            raise ValueError("no trading pairs given")
+    out: dict[str, Market] = {}
+    for market in markets:
+        out[venue.symbol(market)] = market
+    return out
+
+
+class MockServer:
+    """
+    A venue served from deterministic data.
+
+    ``exchange`` is a plugin name (``binance_spot``) or an :class:`IExchange`.
+    ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). ``speed``
+    accelerates market time; ``origin_ms`` starts market time at a chosen instant.
+    ``options`` are the venue's documented switches.
+    """
+
+    def __init__(
+        self,
+        exchange: str | IExchange = "binance_spot",
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        *,
+        seed: int = 0,
+        pairs: Iterable[Sequence[Any]] | None = None,
+        reactor: Any = None,
+        speed: float = 1.0,
+        origin_ms: int | None = None,
+        options: Mapping[str, str] | None = None,
+        listen: str | None = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor
+        self.reactor = reactor
+        self.venue: IExchange = find_exchange(exchange) if isinstance(exchange, str) else exchange
+        self.host = host
+        self.port = port
+        self.seed = seed
+        self._listen = listen
+        self.clock = MarketClock(reactor, speed=speed, origin_ms=origin_ms)
+        self.source = CandleSource(seed=seed)
+        self.markets = build_markets(self.venue, pairs)
+        self.context = VenueContext(self.source, self.markets, self.clock, options or {})
+        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor)  # type: ignore[arg-type]
+        self.hub = StreamHub(
+            self.clock, self.source, self.venue.stream_period_ms, self.ws_factory.prepareMessage
+        )
+        self.ws_factory.hub = self.hub
+        self.rest = RestApp(self.venue, self.context, WebSocketResource(self.ws_factory))
+        self.site = _QuietSite(self.rest.resource(), reactor=reactor)
+        self.factory = ConnectionLayer(self.site)
+        self._listening: IListeningPort | None = None
+        self._stopping: Deferred[None] | None = None
+
+    # -- addresses --------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The REST base URL, e.g. ``http://127.0.0.1:8080``."""
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The WebSocket base URL, e.g. ``ws://127.0.0.1:8080/ws``."""
+        base = self.venue.ws_paths()[0].split("<")[0].rstrip("/")
+        return f"ws://{self._url_host}:{self.port}{base}"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    def resource(self) -> Any:
+        """The root web resource, for in-memory requests (``StubTreq``)."""
+        return self.site.resource
+
+    # -- life cycle ---------------------------------------------------------------
+
+    def start(self) -> "Deferred[MockServer]":
+        """Listen; fires with this server once the port is bound."""
+        host = self.host.replace(":", "\\:")
+        description = self._listen or f"tcp:{self.port}:interface={host}"
+        endpoint = serverFromString(self.reactor, description)
+        d = endpoint.listen(self.factory)
+
+        def listening(port: IListeningPort) -> "MockServer":
+            self._listening = port
+            address = port.getHost()
+            self.port = getattr(address, "port", self.port)
+            return self
+
+        return d.addCallback(listening)
+
+    def stop(self) -> "Deferred[None]":
+        """
+        Stop serving: cancel every timer, close WebSockets with 1001 (going away),
+        close idle HTTP connections, stop listening. Fires once every connection is
+        gone; clients that do not answer the close frame within
+        :data:`STOP_GRACE_SECONDS` are aborted.
+        """
+        if self._stopping is not None:
+            return self._stopping
+        self.hub.stop()
+        self.ws_factory.close_all(GOING_AWAY, "server stopping")
+        stopped: Deferred[Any] = succeed(None)
+        if self._listening is not None:
+            stopped = Deferred.fromCoroutine(_as_coro(self._listening.stopListening()))
+            self._listening = None
+        self._stopping = done = Deferred()
+        grace = self.reactor.callLater(STOP_GRACE_SECONDS, self.factory.abort_all)
+
+        def all_closed(_: object) -> None:
+            if grace.active():
+                grace.cancel()
+            done.callback(None)
+
+        def connections_gone(_: object) -> Deferred[None]:
+            return self.factory.when_idle(close_http=True)
+
+        stopped.addCallback(connections_gone).addCallback(all_closed)
+        return done
+
+
+async def _as_coro(result: Any) -> Any:
+    if isinstance(result, Deferred):
+        return await result
+    return result
+
+
+class _QuietSite(Site):
+    """A Site that does not write an access log line per request (the hot path)."""
+
+    def log(self, request: Any) -> None:
+        pass

@@ -1,0 +1,214 @@
+"""
+In-memory mockex for trial tests (as ``treq.testing`` serves treq users).
+
+:class:`MemoryServer` runs a real :class:`~mockex.server.MockServer` (real Site, real
+Klein app, real Autobahn protocols, real fault layer) on a ``MemoryReactorClock``:
+REST requests go through ``StubTreq``, WebSocket clients are real Autobahn client
+protocols connected with ``twisted.test.iosim``. Nothing touches a socket or the
+global reactor; time moves only when the test says so::
+
+    server = MemoryServer("binance_spot", now_ms=1_700_000_000_000)
+    status, headers, body = server.get("/api/v3/klines", symbol="BTCUSDT", interval="1m")
+    ws = server.connect("/ws/btcusdt@kline_1m")
+    server.advance(2)
+    ws.json()   # the kline events pushed so far
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import MemoryReactorClock
+from twisted.test import iosim
+from treq.testing import StubTreq
+
+from mockex.server import MockServer
+from mockex.ws import _ReactorTimer
+
+#: 2026-11-25 00:00:00 UTC: a default "now" for tests.
+DEFAULT_NOW_MS = 1_795_564_800_000
+
+
+class Response:
+    """A finished in-memory response."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def __iter__(self) -> Any:
+        return iter((self.status, self.headers, self.body))
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+class WsClient(WebSocketClientProtocol):
+    """An Autobahn client that records what it receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[bytes] = []
+        self.pings: list[bytes] = []
+        self.opened = False
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+        self.lost = False
+        self.auto_pong = True
+
+    def onOpen(self) -> None:
+        self.opened = True
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload)
+
+    def onPing(self, payload: bytes) -> None:
+        self.pings.append(payload)
+        if self.auto_pong:
+            self.sendPong(payload)
+
+    def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
+        self.close_code = code
+        self.close_reason = reason
+        self.lost = True
+
+    def send_json(self, value: Any) -> None:
+        self.sendMessage(json.dumps(value).encode())
+
+    def send_text(self, text: str | bytes) -> None:
+        self.sendMessage(text.encode() if isinstance(text, str) else text)
+
+    def json(self) -> list[Any]:
+        return [json.loads(m) for m in self.messages]
+
+    def take(self) -> list[Any]:
+        """The messages received since the last take, parsed."""
+        out = self.json()
+        self.messages.clear()
+        return out
+
+
+class MemoryServer:
+    """A :class:`MockServer` on a memory reactor, with request and WebSocket helpers."""
+
+    def __init__(
+        self,
+        exchange: Any = "binance_spot",
+        *,
+        now_ms: int = DEFAULT_NOW_MS,
+        seed: int = 0,
+        pairs: Any = None,
+        options: Mapping[str, str] | None = None,
+        speed: float = 1.0,
+    ) -> None:
+        self.clock = MemoryReactorClock()
+        self.clock.advance(now_ms / 1000.0)
+        self.server = MockServer(
+            exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed
+        )
+        self.treq = StubTreq(self.server.resource())
+        self._pumps: list[iosim.IOPump] = []
+
+    # -- time ---------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        return self.server.clock.now_ms()
+
+    def advance(self, seconds: float, step: float = 0.5) -> None:
+        """Move time forward, pumping every connection at least every ``step``."""
+        remaining = seconds
+        while remaining > 1e-9:
+            dt = min(step, remaining)
+            self.clock.advance(dt)
+            remaining -= dt
+            self.flush()
+        self.flush()
+
+    def flush(self) -> None:
+        for _ in range(50):
+            moved = False
+            for pump in list(self._pumps):
+                moved = pump.pump(advanceClock=False) or moved
+            if not moved:
+                break
+        self.clock.advance(0)
+
+    # -- REST -------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> Response:
+        url = "http://127.0.0.1" + path
+        if params:
+            url += "?" + urlencode(params if isinstance(params, list) else list(params.items()))
+        d = self.treq.request(
+            method, url, headers={k: [v] for k, v in (headers or {}).items()}, data=body
+        )
+        self.treq.flush()
+        response = _result(d)
+        content = _result(response.content())
+        flat = {
+            k.decode().lower(): v[0].decode()
+            for k, v in response.headers.getAllRawHeaders()
+        }
+        return Response(response.code, flat, content)
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Response:
+        return self.request("GET", path, params, headers)
+
+    # -- WebSocket ----------------------------------------------------------------------
+
+    def connect(self, path: str, open: bool = True) -> WsClient:
+        """A WebSocket client connected to ``path`` (and opened, unless told not to)."""
+        factory = WebSocketClientFactory(f"ws://127.0.0.1{path}", reactor=self.clock)
+        factory._batched_timer = _ReactorTimer(self.clock)
+        factory.setProtocolOptions(
+            openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
+        )
+        factory.protocol = WsClient
+
+        def make_client() -> WsClient:
+            return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+
+        def make_server() -> Any:
+            return self.server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+
+        client, _server, pump = iosim.connectedServerAndClient(
+            make_server, make_client, clock=self.clock
+        )
+        self._pumps.append(pump)
+        self.flush()
+        if open and not client.opened:
+            raise AssertionError(f"WebSocket handshake to {path} did not complete")
+        return client
+
+    def stop(self) -> Any:
+        """Stop the server and pump until every connection is closed."""
+        d = self.server.stop()
+        for _ in range(20):
+            self.advance(0.5)
+        return d
+
+
+def _result(d: Any) -> Any:
+    results: list[Any] = []
+    d.addBoth(results.append)
+    if not results:
+        raise AssertionError("in-memory request did not finish")
+    result = results[0]
+    if hasattr(result, "raiseException"):
+        result.raiseException()
+    return result

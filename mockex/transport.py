@@ -1,0 +1,61 @@
+"""
+The byte-level layer between every connection and its protocol.
+
+The whole :class:`~twisted.web.server.Site` is wrapped in :class:`ConnectionLayer`, a
+:class:`~twisted.protocols.policies.WrappingFactory`. After a WebSocket upgrade,
+Autobahn re-points the wrapper at the WebSocket protocol, so one wrapper sees every
+byte of REST and WebSocket traffic alike. It is where transport-level behaviour lives
+(tracking and closing connections now; delayed writes, truncation and resets are
+layered here by the fault machinery).
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IProtocolFactory
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.web.http import HTTPChannel
+
+
+class ConnectionLayer(WrappingFactory):
+    """Wraps a server factory and keeps every live connection it made."""
+
+    noisy = False
+    protocol = ProtocolWrapper
+
+    def __init__(self, wrapped: IProtocolFactory) -> None:
+        super().__init__(wrapped)
+        self._idle_waiters: list[Deferred[None]] = []
+
+    @property
+    def connections(self) -> list[ProtocolWrapper]:
+        return list(self.protocols)
+
+    def unregisterProtocol(self, p: ProtocolWrapper) -> None:
+        super().unregisterProtocol(p)
+        if not self.protocols:
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for d in waiters:
+                d.callback(None)
+
+    def when_idle(self, close_http: bool = False) -> "Deferred[None]":
+        """
+        Fires once no connection is left. With ``close_http``, first closes (after
+        they flush) the connections still speaking HTTP, i.e. not upgraded.
+        """
+        if close_http:
+            for wrapper in list(self.protocols):
+                if isinstance(wrapper.wrappedProtocol, HTTPChannel) and wrapper.transport:
+                    wrapper.transport.loseConnection()
+        if not self.protocols:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._idle_waiters.append(d)
+        return d
+
+    def abort_all(self) -> None:
+        """Abort every connection still open (the server is going away)."""
+        for wrapper in list(self.protocols):
+            transport = wrapper.transport
+            if transport is not None:
+                transport.abortConnection()

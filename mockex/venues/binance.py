@@ -1,0 +1,804 @@
+"""
+Binance spot market data: ``/api/v3`` REST and the kline streams of
+``stream.binance.com``.
+
+Sources, in order of authority (see ``../shared/reference/binance_spot.md``):
+
+* binance/binance-spot-api-docs: rest-api.md (klines parameters, ``timeZone``, row
+  layout, exchangeInfo filters), errors.md (codes and messages, "Last Updated
+  2025-01-09"), web-socket-streams.md (paths, SUBSCRIBE and friends, the error table,
+  kline payload, 20 s pings / 1 min pong timeout per the 2025-02-05 CHANGELOG),
+  CHANGELOG 2024-11-27 (``X-MBX-TIME-UNIT``, ``timeUnit``; out-of-range
+  ``startTime``/``endTime`` are adjusted, not rejected).
+* Responses captured by client projects: ``-1104`` for unread parameters
+  (python-binance #172, binance-connector-python #93: "read '2' parameter(s) but was
+  sent '3'"); the 2025+ symbol pattern ``^[\\w\\-._&&[^a-z]]{1,50}$`` (live captures
+  2025-12 and 2026-09; the older ``^[A-Z0-9-_.]{1,20}$`` text is pre-2025); nested
+  WebSocket errors ``{"error":{...},"id":..}`` and ``Invalid request: invalid stream``
+  followed by a close (ccxt.pro's handle_ws_error, live capture 2026-08).
+* ccxt 4.5 (binance.py / pro/binance.py): what ``load_markets`` and ``fetch_ohlcv``
+  request, which exchangeInfo fields ``parse_market`` reads.
+
+Unverified choices, each switchable through ``options`` (see docs/venues/binance_spot.md):
+
+* ``limit`` above 1000 is clamped to 1000 (spot answered so for ccxt's ``limit=1500``
+  for years); ``options["limit_over_max"] = "error"`` answers ``-1130`` instead.
+  ``limit=0`` answers ``-1130`` "Data sent for parameter 'limit' is not valid.".
+* Parameter check order: duplicates (-1101), missing mandatory ``symbol`` then
+  ``interval`` (-1102), more keys than the endpoint takes (-1101, "Too many parameters";
+  these three as a 2018 side-by-side test of the live API found), then each parameter in
+  the documented order (malformed: -1100, bad interval: -1120, bad timeZone: -1130),
+  then unread parameters (-1104), then the symbol lookup (-1121).
+* ``3d`` candles open on days divisible by three since the epoch (ccxt's model).
+* A kline with no trades has ``f`` = ``L`` = -1 and ``n`` = 0 (W12).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping, Sequence
+
+from attrs import frozen
+from zope.interface import implementer, provider
+
+from mockex.fmt import fixed
+from mockex.interfaces import (
+    BUSY,
+    DISCONNECTED,
+    INTERNAL,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    TIMEOUT,
+    CandleUpdate,
+    Feed,
+    Handshake,
+    IExchange,
+    IStreamLink,
+    IStreamSession,
+    ITopic,
+    IVenueContext,
+    Keepalive,
+    RestRequest,
+    RestResponse,
+    RestRoute,
+    VenueError,
+)
+from mockex.intervals import CANONICAL, HOUR_MS, MINUTE_MS, Interval
+from mockex.market import QUOTE_DECIMALS, Candle, Market, window
+
+NAME = "binance_spot"
+#: Binance writes every decimal of klines with 8 places ("50000.01000000").
+PLACES = 8
+KLINES_DEFAULT_LIMIT = 500
+KLINES_MAX_LIMIT = 1000
+JSON = "application/json;charset=UTF-8"
+
+SYMBOL_PATTERN = r"^[\w\-._&&[^a-z]]{1,50}$"
+_SYMBOL_RE = re.compile(r"^[A-Z0-9_.\-]{1,50}$")
+_NUMBER_PATTERN = "^[0-9]{1,20}$"
+_NUMBER_RE = re.compile(r"^[0-9]{1,20}$")
+_TZ_RE = re.compile(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
+_STREAM_RE = re.compile(r"^[A-Za-z0-9!][A-Za-z0-9_.!\-]*(@[A-Za-z0-9_.:+!\-]+)*$")
+_KLINE_RE = re.compile(r"^([a-z0-9_.\-]+)@kline_([0-9]+[smhdwM])(@\+08:00)?$")
+
+#: Quote assets, longest first, for splitting ``BTCUSDT`` into BTC and USDT.
+QUOTES = (
+    "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "USDP", "BIDR", "IDRT", "BTC", "ETH",
+    "BNB", "EUR", "TRY", "BRL", "JPY", "GBP", "AUD", "DAI", "PLN", "RON", "UAH",
+    "ZAR", "ARS", "MXN", "COP", "CZK", "XRP", "DOGE", "TRX", "SOL", "USD",
+)
+
+RATE_LIMITS: tuple[dict[str, Any], ...] = (
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+)
+
+# ---------------------------------------------------------------------------
+# Markets
+
+_DAY = 86_400_000
+
+
+def _listed(y: int, m: int, d: int, hour: int = 0) -> int:
+    from mockex.intervals import days_from_civil
+
+    return days_from_civil(y, m, d) * _DAY + hour * HOUR_MS
+
+
+#: The default listing: tick/lot sizes as Binance lists them, listing dates of the
+#: real symbols, prices of late 2025.
+DEFAULT_MARKETS: tuple[Market, ...] = (
+    Market.create("BTC", "USDT", 90_000.0, price_decimals=2, qty_decimals=5,
+                  listed_ms=_listed(2017, 8, 17, 4), daily_volume=20_000.0, daily_trades=3_000_000,
+                  daily_volatility=0.025),
+    Market.create("ETH", "USDT", 3_000.0, price_decimals=2, qty_decimals=4,
+                  listed_ms=_listed(2017, 8, 17, 4), daily_volume=400_000.0, daily_trades=2_000_000,
+                  daily_volatility=0.035),
+    Market.create("BNB", "USDT", 900.0, price_decimals=2, qty_decimals=3,
+                  listed_ms=_listed(2017, 11, 6, 3), daily_volume=250_000.0, daily_trades=500_000,
+                  daily_volatility=0.03),
+    Market.create("SOL", "USDT", 140.0, price_decimals=2, qty_decimals=3,
+                  listed_ms=_listed(2020, 8, 11, 6), daily_volume=3_000_000.0, daily_trades=1_500_000,
+                  daily_volatility=0.045),
+    Market.create("XRP", "USDT", 2.2, price_decimals=4, qty_decimals=1,
+                  listed_ms=_listed(2018, 5, 4, 8), daily_volume=150_000_000.0, daily_trades=600_000,
+                  daily_volatility=0.04),
+    Market.create("DOGE", "USDT", 0.16, price_decimals=5, qty_decimals=0,
+                  listed_ms=_listed(2019, 7, 5, 12), daily_volume=900_000_000.0, daily_trades=400_000,
+                  daily_volatility=0.05),
+    Market.create("ETH", "BTC", 0.033, price_decimals=5, qty_decimals=4,
+                  listed_ms=_listed(2017, 7, 14, 4), daily_volume=30_000.0, daily_trades=150_000,
+                  daily_volatility=0.025),
+)
+
+
+def split_symbol(text: str) -> tuple[str, str]:
+    """``BTCUSDT``, ``BTC/USDT``, ``BTC-USDT`` or ``BTC_USDT`` as (base, quote)."""
+    for sep in ("/", "-", "_"):
+        if sep in text:
+            base, _, quote = text.partition(sep)
+            if base and quote:
+                return base.upper(), quote.upper()
+            break
+    upper = text.upper()
+    for quote in QUOTES:
+        if upper.endswith(quote) and len(upper) > len(quote):
+            return upper[: -len(quote)], quote
+    raise ValueError(f"cannot tell the base and quote assets of {text!r}; write it as BASE/QUOTE")
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+def error(code: int, msg: str, status: int = 400) -> RestResponse:
+    body = json.dumps({"code": code, "msg": msg}, separators=(",", ":")).encode()
+    return RestResponse(status, body, content_type=JSON)
+
+
+def fail(code: int, msg: str, status: int = 400) -> VenueError:
+    return VenueError(error(code, msg, status))
+
+
+def illegal(name: str, pattern: str) -> VenueError:
+    return fail(-1100, f"Illegal characters found in parameter '{name}'; legal range is '{pattern}'.")
+
+
+def mandatory_error(name: str) -> VenueError:
+    return fail(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+
+def invalid_data(name: str) -> VenueError:
+    return fail(-1130, f"Data sent for parameter '{name}' is not valid.")
+
+
+ERRORS: dict[str, RestResponse] = {
+    # Binance answers unknown paths with an empty-bodied 404 (clients see a network /
+    # exchange error: ccxt raises ExchangeNotAvailable).
+    NOT_FOUND: RestResponse(404, b"", content_type="text/plain"),
+    METHOD_NOT_ALLOWED: RestResponse(405, b"", content_type="text/plain"),
+    INTERNAL: error(-1000, "An unknown error occurred while processing the request.", 500),
+    DISCONNECTED: error(-1001, "Internal error; unable to process your request. Please try again.", 500),
+    TIMEOUT: error(
+        -1007,
+        "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        503,
+    ),
+    BUSY: error(
+        -1008,
+        "Server is currently overloaded with other requests. Please try again in a few minutes.",
+        503,
+    ),
+}
+
+
+# ---------------------------------------------------------------------------
+# Request parsing
+
+
+class Params:
+    """
+    Query parameters read with Binance's discipline: a repeated key is -1101; the
+    mandatory ones (in order) are -1102 when absent; more distinct keys than the
+    endpoint accepts is -1101 "Too many parameters"; keys it never read are -1104.
+    """
+
+    def __init__(
+        self, request: RestRequest, accepted: int | None = None, mandatory: Sequence[str] = ()
+    ) -> None:
+        self.args = request.args
+        self.read: set[str] = set()
+        for values in self.args.values():
+            if len(values) > 1:
+                raise fail(-1101, "Duplicate values for a parameter detected.")
+        for name in mandatory:
+            if not self.args.get(name, [""])[0]:
+                raise mandatory_error(name)
+        if accepted is not None and len(self.args) > accepted:
+            raise fail(-1101, f"Too many parameters; expected '{accepted}' and received '{len(self.args)}'.")
+
+    def get(self, name: str) -> str | None:
+        values = self.args.get(name)
+        if values is None:
+            return None
+        self.read.add(name)
+        return values[0]
+
+    def required(self, name: str) -> str:
+        value = self.get(name)
+        if not value:
+            raise mandatory_error(name)
+        return value
+
+    def number(self, name: str) -> int | None:
+        value = self.get(name)
+        if value is None:
+            return None
+        if not _NUMBER_RE.match(value):
+            raise illegal(name, _NUMBER_PATTERN)
+        return int(value)
+
+    def symbol(self, name: str = "symbol") -> str:
+        value = self.required(name)
+        if not _SYMBOL_RE.match(value):
+            raise illegal(name, SYMBOL_PATTERN)
+        return value
+
+    def all_read(self) -> None:
+        sent = len(self.args)
+        if len(self.read) != sent:
+            raise fail(
+                -1104,
+                f"Not all sent parameters were read; read '{len(self.read)}' parameter(s) but was sent '{sent}'.",
+            )
+
+
+def parse_time_zone(text: str) -> int:
+    """A ``timeZone`` (``-1:00``, ``05:45``, ``8``, ``+8``) as an offset in ms."""
+    m = _TZ_RE.match(text.strip())
+    if not m:
+        raise invalid_data("timeZone")
+    sign, hours, minutes = m.group(1), int(m.group(2)), int(m.group(3) or 0)
+    if minutes >= 60:
+        raise invalid_data("timeZone")
+    offset = (hours * 60 + minutes) * MINUTE_MS
+    if sign == "-":
+        offset = -offset
+    if not -12 * HOUR_MS <= offset <= 14 * HOUR_MS:
+        raise invalid_data("timeZone")
+    return offset
+
+
+def time_unit_scale(value: str | None) -> int:
+    """1 for milliseconds, 1000 for microseconds (``X-MBX-TIME-UNIT`` / ``timeUnit``)."""
+    if value is None or value in ("MILLISECOND", "millisecond"):
+        return 1
+    if value in ("MICROSECOND", "microsecond"):
+        return 1000
+    raise fail(-1194, "Invalid value for time unit; expected either MICROSECOND or MILLISECOND.")
+
+
+def _market(context: IVenueContext, symbol: str) -> Market:
+    market = context.markets.get(symbol)
+    if market is None:
+        raise fail(-1121, "Invalid symbol.")
+    return market
+
+
+# ---------------------------------------------------------------------------
+# Formatting
+
+
+def kline_row(candle: Candle, market: Market, scale: int) -> bytes:
+    """One REST row: 12 fields, times as integers, decimals as 8-place strings."""
+    p, q = market.price_decimals, market.qty_decimals
+    return (
+        f'[{candle.open_ms * scale},"{fixed(candle.open, p, PLACES)}","{fixed(candle.high, p, PLACES)}",'
+        f'"{fixed(candle.low, p, PLACES)}","{fixed(candle.close, p, PLACES)}","{fixed(candle.volume, q, PLACES)}",'
+        f'{candle.end_ms * scale - 1},"{fixed(candle.quote_volume, QUOTE_DECIMALS, PLACES)}",{candle.trades},'
+        f'"{fixed(candle.taker_base, q, PLACES)}","{fixed(candle.taker_quote, QUOTE_DECIMALS, PLACES)}","0"]'
+    ).encode()
+
+
+def kline_event(symbol: str, interval_name: str, update: CandleUpdate, scale: int) -> str:
+    """The ``kline`` event payload of the streams (field order as documented)."""
+    c = update.candle
+    market = update.feed.market
+    p, q = market.price_decimals, market.qty_decimals
+    return (
+        f'{{"e":"kline","E":{update.event_ms * scale},"s":"{symbol}","k":{{'
+        f'"t":{c.open_ms * scale},"T":{c.end_ms * scale - 1},"s":"{symbol}","i":"{interval_name}",'
+        f'"f":{c.first_trade_id},"L":{c.last_trade_id},"o":"{fixed(c.open, p, PLACES)}",'
+        f'"c":"{fixed(c.close, p, PLACES)}","h":"{fixed(c.high, p, PLACES)}","l":"{fixed(c.low, p, PLACES)}",'
+        f'"v":"{fixed(c.volume, q, PLACES)}","n":{c.trades},"x":{"true" if c.closed else "false"},'
+        f'"q":"{fixed(c.quote_volume, QUOTE_DECIMALS, PLACES)}","V":"{fixed(c.taker_base, q, PLACES)}",'
+        f'"Q":"{fixed(c.taker_quote, QUOTE_DECIMALS, PLACES)}","B":"0"}}}}'
+    )
+
+
+def _filters(market: Market) -> list[dict[str, Any]]:
+    p, q = market.price_decimals, market.qty_decimals
+    tick = fixed(1, p, PLACES)
+    step = fixed(1, q, PLACES)
+    max_price = fixed(round(market.price * 100) * 10**p, p, PLACES)
+    max_qty = fixed(round(9_000 * 50_000 / market.price) * 10**q, q, PLACES)
+    return [
+        {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": max_price, "tickSize": tick},
+        {"filterType": "LOT_SIZE", "minQty": step, "maxQty": max_qty, "stepSize": step},
+        {"filterType": "ICEBERG_PARTS", "limit": 10},
+        {"filterType": "MARKET_LOT_SIZE", "minQty": "0.00000000", "maxQty": max_qty, "stepSize": "0.00000000"},
+        {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000,
+         "minTrailingBelowDelta": 10, "maxTrailingBelowDelta": 2000},
+        {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
+         "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
+        {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True,
+         "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+        {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+        {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": 20},
+        {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+        {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": 10},
+    ]
+
+
+PERMISSION_SET = ["SPOT", "MARGIN", "TRD_GRP_004", "TRD_GRP_005", "TRD_GRP_006"]
+PERMISSIONS = frozenset({"SPOT", "MARGIN", "LEVERAGED"} | set(PERMISSION_SET))
+
+
+def symbol_info(symbol: str, market: Market, show_permission_sets: bool = True) -> dict[str, Any]:
+    """One ``symbols[]`` entry of exchangeInfo, keys in Binance's order (2025-2026)."""
+    return {
+        "symbol": symbol,
+        "status": "TRADING",
+        "baseAsset": market.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": market.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
+                       "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "opoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": True,
+        "pegInstructionsAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": True,
+        "filters": _filters(market),
+        "permissions": [],
+        "permissionSets": [PERMISSION_SET] if show_permission_sets else [],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT",
+                                            "TRANSFER"],
+    }
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------------
+# REST handlers
+
+
+def _ok(body: str | bytes) -> RestResponse:
+    return RestResponse(200, body if isinstance(body, bytes) else body.encode(), content_type=JSON)
+
+
+def _request_scale(request: RestRequest) -> int:
+    return time_unit_scale(request.headers.get("x-mbx-time-unit"))
+
+
+def ping(request: RestRequest, context: IVenueContext) -> RestResponse:
+    _request_scale(request)
+    Params(request).all_read()
+    return _ok(b"{}")
+
+
+def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:
+    scale = _request_scale(request)
+    Params(request).all_read()
+    return _ok(f'{{"serverTime":{context.now_ms() * scale}}}')
+
+
+def _json_symbol_list(params: Params, name: str) -> list[str] | None:
+    text = params.get(name)
+    if text is None:
+        return None
+    item = r'"[A-Z0-9_.\-]{1,50}"'
+    if not re.match(rf"^\[({item}(,{item})*)?\]$", text):
+        raise illegal(
+            name,
+            r'^\[("[\w\-._&&[^a-z]]{1,50}"(,"[\w\-._&&[^a-z]]{1,50}"){0,}){0,1}\]$',
+        )
+    names = json.loads(text)
+    if len(set(names)) != len(names):
+        raise fail(-1151, "Symbol is present multiple times in the list.")
+    return names
+
+
+def _permissions(params: Params) -> list[str] | None:
+    text = params.get("permissions")
+    if text is None:
+        return None
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except ValueError:
+            raise fail(-1135, "JSON sent for parameter 'permissions' is not valid") from None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise fail(-1135, "JSON sent for parameter 'permissions' is not valid")
+    else:
+        values = [text]
+    for value in values:
+        if value not in PERMISSIONS:
+            raise invalid_data("permissions")
+    return values
+
+
+def exchange_info(request: RestRequest, context: IVenueContext) -> RestResponse:
+    scale = _request_scale(request)
+    params = Params(request, accepted=5)
+    single = params.get("symbol")
+    if single is not None and not _SYMBOL_RE.match(single):
+        raise illegal("symbol", SYMBOL_PATTERN)
+    several = _json_symbol_list(params, "symbols")
+    permissions = _permissions(params)
+    status = params.get("symbolStatus")
+    show = params.get("showPermissionSets")
+    if show is not None and show not in ("true", "false"):
+        raise invalid_data("showPermissionSets")
+    params.all_read()
+    if status is not None and status not in ("TRADING", "HALT", "BREAK", "CANCEL_ONLY"):
+        raise fail(-1122, "Invalid symbolStatus.")
+    chosen = [name for name in (single is not None and "symbol", several is not None and "symbols",
+                                permissions is not None and "permissions",
+                                status is not None and "symbolStatus") if name]
+    if len(chosen) > 1:
+        raise fail(
+            -1128,
+            f"Combination of optional parameters invalid. Recommendation: '{chosen[0]}' and "
+            f"'{chosen[1]}' cannot both be sent.",
+        )
+    if single is not None:
+        names = [single]
+    elif several is not None:
+        names = several
+    else:
+        names = list(context.markets)
+    for name in names:
+        if name not in context.markets:
+            raise fail(-1121, "Invalid symbol.")
+    if status is not None and status != "TRADING":
+        names = []
+    symbols = [symbol_info(name, context.markets[name], show != "false") for name in names]
+    body = (
+        f'{{"timezone":"UTC","serverTime":{context.now_ms() * scale},'
+        f'"rateLimits":{_dumps(list(RATE_LIMITS))},"exchangeFilters":[],'
+        f'"symbols":{_dumps(symbols)}}}'
+    )
+    return _ok(body)
+
+
+def derivatives_exchange_info(futures_type: str | None) -> Any:
+    """``/fapi`` and ``/dapi`` exchangeInfo with no symbols, so ccxt's defaults load."""
+
+    def handler(request: RestRequest, context: IVenueContext) -> RestResponse:
+        head = f'{{"timezone":"UTC","serverTime":{context.now_ms()},'
+        if futures_type:
+            head += f'"futuresType":"{futures_type}",'
+        limits = _dumps([
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+        ])
+        tail = '"assets":[],"symbols":[]}' if futures_type else '"symbols":[]}'
+        return _ok(f'{head}"rateLimits":{limits},"exchangeFilters":[],{tail}')
+
+    return handler
+
+
+def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
+    """``GET /api/v3/klines`` and ``/api/v3/uiKlines`` (R1-R8)."""
+    scale = _request_scale(request)
+    params = Params(request, accepted=6, mandatory=("symbol", "interval"))
+    symbol = params.symbol()
+    interval_name = params.required("interval")
+    interval = CANONICAL.get(interval_name)
+    if interval is None:
+        raise fail(-1120, "Invalid interval.")
+    start = params.number("startTime")
+    end = params.number("endTime")
+    limit = params.number("limit")
+    tz_text = params.get("timeZone")
+    offset = parse_time_zone(tz_text) if tz_text is not None else 0
+    params.all_read()
+    market = _market(context, symbol)
+    if limit is None:
+        limit = KLINES_DEFAULT_LIMIT
+    elif limit == 0:
+        raise invalid_data("limit")
+    elif limit > KLINES_MAX_LIMIT:
+        if context.options.get("limit_over_max") == "error":
+            raise invalid_data("limit")
+        limit = KLINES_MAX_LIMIT
+    if scale != 1:
+        start = None if start is None else start // scale
+        end = None if end is None else end // scale
+    now = context.now_ms()
+    first_available = context.source.first_open(market, interval, offset)
+    first, count = window(interval, offset, first_available, now, start, end, limit)
+    body = context.rows.rows(
+        market, interval, offset, first, count, now,
+        (NAME, scale), lambda c: kline_row(c, market, scale),
+    )
+    return _ok(b"[" + body + b"]")
+
+
+# ---------------------------------------------------------------------------
+# Streams
+
+
+@implementer(ITopic)
+@frozen
+class KlineTopic:
+    """A kline stream as one connection receives it (raw or combined, ms or µs)."""
+
+    feed: Feed
+    stream: str
+    symbol: str
+    interval_name: str
+    combined: bool
+    scale: int
+
+    def render(self, update: CandleUpdate) -> bytes:
+        payload = kline_event(self.symbol, self.interval_name, update, self.scale)
+        if self.combined:
+            payload = f'{{"stream":"{self.stream}","data":{payload}}}'
+        return payload.encode()
+
+
+def _ws_error(code: int, msg: str, request_id: Any = None, with_id: bool = True) -> bytes:
+    error_object: dict[str, Any] = {"error": {"code": code, "msg": msg}}
+    if with_id:
+        error_object["id"] = request_id
+    return _dumps(error_object).encode()
+
+
+METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
+
+
+def _serde_position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of ``text[index]``, as serde_json reports them."""
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def _valid_id(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, str):
+        return len(value) <= 36 and value.isascii() and (value == "" or value.replace("-", "").replace("_", "").isalnum())
+    return False
+
+
+@implementer(IStreamSession)
+class BinanceSession:
+    """One connection to the market streams."""
+
+    def __init__(self, context: IVenueContext, combined: bool, scale: int, streams: Sequence[str]) -> None:
+        self.context = context
+        self.combined = combined
+        self.scale = scale
+        self._initial = list(streams)
+        #: stream name -> topic (None: a valid name that carries no data here)
+        self.streams: dict[str, KlineTopic | None] = {}
+        self.link: IStreamLink | None = None
+
+    def ping_payload(self) -> bytes:
+        return b""
+
+    def opened(self, link: IStreamLink) -> None:
+        self.link = link
+        for name in self._initial:
+            self._add(name)
+
+    # -- subscriptions ----------------------------------------------------------
+
+    def _topic(self, name: str) -> KlineTopic | None:
+        m = _KLINE_RE.match(name)
+        if m is None:
+            return None
+        market = self.context.markets.get(m.group(1).upper())
+        interval = CANONICAL.get(m.group(2))
+        if market is None or interval is None:
+            return None
+        offset = 8 * HOUR_MS if m.group(3) else 0
+        feed = Feed(market, interval, offset)
+        return KlineTopic(feed, name, m.group(1).upper(), m.group(2), self.combined, self.scale)
+
+    def _add(self, name: str) -> None:
+        if name in self.streams:
+            return
+        topic = self._topic(name)
+        self.streams[name] = topic
+        if topic is not None and self.link is not None:
+            self.link.subscribe(topic)
+
+    def _remove(self, name: str) -> None:
+        topic = self.streams.pop(name, None)
+        if topic is not None and self.link is not None:
+            self.link.unsubscribe(topic)
+
+    def _set_combined(self, combined: bool) -> None:
+        if combined == self.combined:
+            return
+        self.combined = combined
+        names = list(self.streams)
+        for name in names:
+            self._remove(name)
+        for name in names:
+            self._add(name)
+
+    # -- requests ---------------------------------------------------------------
+
+    def received(self, payload: bytes, is_binary: bool) -> None:
+        assert self.link is not None
+        reply = self._reply(payload)
+        if reply is not None:
+            self.link.send(reply)
+
+    def _reply(self, payload: bytes) -> bytes | None:
+        link = self.link
+        assert link is not None
+        try:
+            text = payload.decode("utf-8")
+            request = json.loads(text)
+        except UnicodeDecodeError:
+            return _ws_error(3, "Invalid JSON: expected value at line 1 column 1", with_id=False)
+        except json.JSONDecodeError as e:
+            return _ws_error(3, f"Invalid JSON: expected value at line {e.lineno} column {e.colno}", with_id=False)
+        if not isinstance(request, dict):
+            return _ws_error(2, "Invalid request: request must be a JSON object", with_id=False)
+        request_id = request.get("id")
+        if "method" not in request:
+            line, column = _serde_position(text, len(text.rstrip()) - 1)
+            return _ws_error(2, f"Invalid request: missing field `method` at line {line} column {column}",
+                             request_id if _valid_id(request_id) else None)
+        method = request["method"]
+        if method not in METHODS or not isinstance(method, str):
+            shown = f"`{method}`" if isinstance(method, str) else _dumps(method)
+            index = _method_value_end(text)
+            line, column = _serde_position(text, index)
+            return _ws_error(
+                2,
+                f"Invalid request: unknown variant {shown}, expected one of `SUBSCRIBE`, `UNSUBSCRIBE`, "
+                f"`LIST_SUBSCRIPTIONS`, `SET_PROPERTY`, `GET_PROPERTY` at line {line} column {column}",
+                request_id if _valid_id(request_id) else None,
+            )
+        if "id" not in request or not _valid_id(request_id):
+            return _ws_error(2, "Invalid request: request ID must be an unsigned integer", None)
+        params = request.get("params", [])
+        if not isinstance(params, list):
+            return _ws_error(2, "Invalid request: invalid params", request_id)
+
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            if not params or not all(isinstance(p, str) and _STREAM_RE.match(p) for p in params):
+                link.send(_ws_error(2, "Invalid request: invalid stream", request_id))
+                link.close(1008, "invalid stream")
+                return None
+            for name in params:
+                (self._add if method == "SUBSCRIBE" else self._remove)(name)
+            return _dumps({"result": None, "id": request_id}).encode()
+        if method == "LIST_SUBSCRIPTIONS":
+            if params:
+                return _ws_error(2, "Invalid request: too many parameters", request_id)
+            return _dumps({"result": list(self.streams), "id": request_id}).encode()
+        if method == "GET_PROPERTY":
+            if len(params) > 1:
+                return _ws_error(2, "Invalid request: too many parameters", request_id)
+            if not params or not isinstance(params[0], str):
+                return _ws_error(2, "Invalid request: property name must be a string", request_id)
+            if params[0] != "combined":
+                return _ws_error(0, "Unknown property", request_id)
+            return _dumps({"result": self.combined, "id": request_id}).encode()
+        # SET_PROPERTY
+        if len(params) > 2:
+            return _ws_error(2, "Invalid request: too many parameters", request_id)
+        if not params or not isinstance(params[0], str):
+            return _ws_error(2, "Invalid request: property name must be a string", request_id)
+        if params[0] != "combined":
+            return _ws_error(0, "Unknown property", request_id)
+        if len(params) < 2 or not isinstance(params[1], bool):
+            return _ws_error(1, "Invalid value type: expected Boolean", request_id)
+        self._set_combined(params[1])
+        return _dumps({"result": None, "id": request_id}).encode()
+
+
+def _method_value_end(text: str) -> int:
+    """Index of the last character of the ``method`` value (for serde's column)."""
+    m = re.search(r'"method"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)', text)
+    return m.end(1) - 1 if m else 0
+
+
+# ---------------------------------------------------------------------------
+# The plugin
+
+
+@implementer(IExchange)
+class BinanceSpot:
+    """The ``binance_spot`` venue."""
+
+    name = NAME
+    description = "Binance spot: /api/v3 klines, exchangeInfo, kline streams"
+    intervals: Mapping[str, Interval] = CANONICAL
+    keepalive = Keepalive(ping_interval=20.0, pong_timeout=60.0)
+    rate_limits = RATE_LIMITS
+
+    def default_markets(self) -> Sequence[Market]:
+        return DEFAULT_MARKETS
+
+    def market_for(self, symbol: str, price: float) -> Market:
+        base, quote = split_symbol(symbol)
+        for market in DEFAULT_MARKETS:
+            if (market.base, market.quote) == (base, quote):
+                return Market.create(
+                    base, quote, price,
+                    price_decimals=market.price_decimals, qty_decimals=market.qty_decimals,
+                    listed_ms=market.listed_ms, daily_volatility=market.daily_volatility,
+                )
+        if not _SYMBOL_RE.match(base + quote):
+            raise ValueError(f"{symbol!r} is not a Binance symbol")
+        return Market.create(base, quote, price)
+
+    def symbol(self, market: Market) -> str:
+        return market.base + market.quote
+
+    def rest_routes(self) -> Sequence[RestRoute]:
+        return (
+            RestRoute("GET", "/api/v3/ping", ping, "ping"),
+            RestRoute("GET", "/api/v3/time", server_time, "time"),
+            RestRoute("GET", "/api/v3/exchangeInfo", exchange_info, "exchangeInfo"),
+            RestRoute("GET", "/api/v3/klines", klines, "klines"),
+            RestRoute("GET", "/api/v3/uiKlines", klines, "uiKlines"),
+            RestRoute("GET", "/fapi/v1/exchangeInfo", derivatives_exchange_info("U_MARGINED"), "fapi.exchangeInfo"),
+            RestRoute("GET", "/dapi/v1/exchangeInfo", derivatives_exchange_info(None), "dapi.exchangeInfo"),
+        )
+
+    def ws_paths(self) -> Sequence[str]:
+        return ("/ws", "/ws/<path:streams>", "/stream")
+
+    def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        return ERRORS.get(kind, ERRORS[INTERNAL])
+
+    def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
+        units = handshake.params.get("timeUnit")
+        try:
+            scale = time_unit_scale(units[0] if units else None)
+        except VenueError as e:
+            raise VenueError(RestResponse(400, e.response.body, content_type=JSON)) from None
+        path = handshake.path.rstrip("/")
+        if path == "/stream":
+            given = handshake.params.get("streams", [""])[0]
+            streams = [s for s in given.split("/") if s]
+            return BinanceSession(context, True, scale, streams)
+        streams = [s for s in path[len("/ws"):].split("/") if s]
+        return BinanceSession(context, False, scale, streams)
+
+    def stream_period_ms(self, interval: Interval) -> int:
+        return 1000 if interval.ms == 1000 and not interval.months else 2000
+
+
+binance_spot = BinanceSpot()
