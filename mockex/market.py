@@ -36,7 +36,7 @@ import hashlib
 import math
 import random
 from functools import lru_cache
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from attrs import field, frozen
 from zope.interface import Interface, implementer
@@ -68,6 +68,11 @@ BRANCHING: tuple[int, ...] = tuple(
 )
 
 
+def _whole_second(attribute: Any, value: int) -> None:
+    if value % SECOND_MS:
+        raise ValueError(f"{attribute.name} must be a whole second, not {value}")
+
+
 @frozen
 class Market:
     """
@@ -82,7 +87,8 @@ class Market:
     price: float
     price_decimals: int
     qty_decimals: int
-    listed_ms: int = 1_502_928_000_000  # 2017-08-17 00:00 UTC
+    #: the instant the market opened (whole seconds); nothing exists before it
+    listed_ms: int = field(default=1_502_928_000_000, validator=lambda _, a, v: _whole_second(a, v))
     #: typical daily volume in base units
     daily_volume: float = 0.0
     #: typical trades per day
@@ -426,6 +432,10 @@ class _MarketTree:
         self.model = model
         self.day = lru_cache(maxsize=4096)(lambda d: model.day(market, d))
         self.children = lru_cache(maxsize=cache_size)(self._children)
+        # Trade ids count from the listing instant, not from its day's midnight.
+        listed = market.listed_ms
+        day_start = listed // DAY_MS * DAY_MS
+        self.trades_before_listing = self.span(day_start, listed)[6] if listed > day_start else 0
 
     def _children(self, level: int, index: int) -> tuple[Node, ...]:
         return self.model.split(self.market, level, index, self.node(level, index))
@@ -521,6 +531,7 @@ class CandleSource:
         if n == 0:
             first = last = -1
         else:
+            first -= tree.trades_before_listing
             last = first + n - 1
         return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
 

@@ -1,0 +1,83 @@
+"""Tests for the twistd plugin: options, usage errors, and the service it makes."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python import usage
+from twisted.trial.unittest import SynchronousTestCase
+
+from mockex.tap import DEFAULT_LISTEN, Options, makeService, parse_pairs
+
+
+class OptionsTests(SynchronousTestCase):
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_defaults(self) -> None:
+        """binance_spot on 127.0.0.1:8080, seed 0, the venue's own pairs, real time."""
+        o = self.parse()
+        self.assertEqual(o["exchange"], "binance_spot")
+        self.assertEqual(o["listen"], DEFAULT_LISTEN)
+        self.assertIn("interface=127.0.0.1", o["listen"])
+        self.assertEqual((o["seed"], o["speed"], o["pair_list"], o["start"]), (0, 1.0, None, None))
+
+    def test_all_options(self) -> None:
+        o = self.parse(
+            "--exchange", "binance_spot", "--listen", "tcp:0:interface=127.0.0.1", "--seed", "42",
+            "--pairs", "BTCUSDT:50000, ETHUSDT:3000", "--speed", "60", "--start", "1700000000000",
+            "--option", "limit_over_max=error",
+        )
+        self.assertEqual(o["seed"], 42)
+        self.assertEqual(o["pair_list"], [("BTCUSDT", 50000.0), ("ETHUSDT", 3000.0)])
+        self.assertEqual(o["speed"], 60.0)
+        self.assertEqual(o["start"], 1_700_000_000_000)
+        self.assertEqual(o["options"], {"limit_over_max": "error"})
+
+    def test_unknown_exchange(self) -> None:
+        """An unknown venue is a usage error that lists the installed ones."""
+        e = self.assertRaises(usage.UsageError, self.parse, "--exchange", "nasdaq")
+        self.assertIn("unknown exchange 'nasdaq'", str(e))
+        self.assertIn("binance_spot", str(e))
+
+    def test_bad_values(self) -> None:
+        """Bad pairs, seeds, speeds, starts and options are usage errors, not tracebacks."""
+        for argv in (
+            ["--pairs", "BTCUSDT"], ["--pairs", "BTCUSDT:abc"], ["--pairs", "BTCUSDT:-5"],
+            ["--pairs", ":5"], ["--pairs", ","], ["--pairs", "B$%:5"], ["--seed", "x"],
+            ["--speed", "0"], ["--speed", "fast"], ["--start", "yesterday"], ["--option", "nokey"],
+            ["--pairs", "BTCUSDT:inf"],
+        ):
+            self.assertRaises(usage.UsageError, self.parse, *argv)
+
+    def test_parse_pairs_accepts_neutral_names(self) -> None:
+        self.assertEqual(parse_pairs("BTC/USDT:1.5"), [("BTC/USDT", 1.5)])
+
+    def test_list_exchanges(self) -> None:
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        e = self.assertRaises(SystemExit, self.parse, "--list-exchanges")
+        self.assertEqual(e.code, 0)
+        self.assertIn("binance_spot", out.getvalue())
+
+
+class ServiceTests(SynchronousTestCase):
+    def test_service_listens_and_stops(self) -> None:
+        """The service listens where --listen says, on the reactor it was given."""
+        reactor = MemoryReactorClock()
+        options = Options()
+        options.parseOptions(["--listen", "tcp:9123:interface=127.0.0.1", "--seed", "3"])
+        service = makeService(options, reactor)
+        service.startService()
+        self.assertEqual(len(reactor.tcpServers), 1)
+        port, factory, _backlog, interface = reactor.tcpServers[0]
+        self.assertEqual((port, interface), (9123, "127.0.0.1"))
+        self.assertEqual(service.server.seed, 3)  # type: ignore[attr-defined]
+        d = service.stopService()
+        self.assertIsNotNone(d)
+        self.successResultOf(d)
+        self.assertEqual(reactor.getDelayedCalls(), [])
