@@ -86,6 +86,19 @@ TIMEOUT = "timeout"  # the venue's backend-timeout 5xx
 BUSY = "busy"  # the venue's server-busy 5xx
 
 
+class IRestMiddleware(Interface):
+    """
+    Shared machinery around every REST handler (rate limiting, faults, control). Runs
+    in order for ``before``, reverse order for ``after``. Venues never provide this.
+    """
+
+    def before(route: RestRoute, request: RestRequest) -> RestResponse | None:
+        """A response to answer with instead of calling the handler, or None to go on."""
+
+    def after(route: RestRoute, request: RestRequest, response: RestResponse) -> RestResponse:
+        """The response as it will be written (headers added, body faulted...)."""
+
+
 # ---------------------------------------------------------------------------
 # Streams
 

@@ -10,7 +10,7 @@ a traceback page or kill the server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from klein import Klein
 from twisted.logger import Logger
@@ -22,6 +22,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from mockex.interfaces import (
     INTERNAL,
     METHOD_NOT_ALLOWED,
+    IRestMiddleware,
     NOT_FOUND,
     IExchange,
     IVenueContext,
@@ -72,10 +73,16 @@ class RestApp:
     """The Klein app of one server."""
 
     def __init__(
-        self, venue: IExchange, context: IVenueContext, ws_resource: IResource | None = None
+        self,
+        venue: IExchange,
+        context: IVenueContext,
+        ws_resource: IResource | None = None,
+        middleware: Sequence[IRestMiddleware] = (),
     ) -> None:
         self.venue = venue
         self.context = context
+        #: shared machinery around every handler; see IRestMiddleware
+        self.middleware: list[IRestMiddleware] = list(middleware)
         self.app = app = Klein()
         for route in venue.rest_routes():
             endpoint = f"{route.method} {route.path}"
@@ -99,12 +106,27 @@ class RestApp:
         return serve
 
     def serve(self, route: RestRoute, request: IRequest, path_args: dict[str, str]) -> bytes:
+        rest_request = to_rest_request(request, path_args)
+        response = None
+        ran = 0
         try:
-            response = route.handler(to_rest_request(request, path_args), self.context)
+            for layer in self.middleware:
+                ran += 1
+                response = layer.before(route, rest_request)
+                if response is not None:
+                    break
+            if response is None:
+                response = route.handler(rest_request, self.context)
         except VenueError as e:
             response = e.response
         except Exception:
             log.failure("{venue} handler for {path} failed", venue=self.venue.name, path=route.path)
+            response = self.venue.error_response(INTERNAL)
+        try:
+            for layer in reversed(self.middleware[:ran]):
+                response = layer.after(route, rest_request, response)
+        except Exception:
+            log.failure("REST middleware failed on {path}", path=route.path)
             response = self.venue.error_response(INTERNAL)
         return write_response(request, response)
 
