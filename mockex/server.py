@@ -32,7 +32,7 @@ from mockex.rest import RestApp
 from mockex.rows import RowCache
 from mockex.streams import StreamHub
 from mockex.transport import ConnectionLayer
-from mockex.ws import GOING_AWAY, StreamFactory
+from mockex.ws import GOING_AWAY, StreamFactory, StreamProtocol
 
 #: A trading pair as the seed document writes it: (symbol, price) or
 #: (symbol, interval, price); the interval is accepted and ignored, every interval
@@ -197,7 +197,9 @@ class MockServer:
             done.callback(None)
 
         def connections_gone(_: object) -> Deferred[None]:
-            return self.factory.when_idle(close_http=True)
+            # WebSockets were sent a close frame; everything else (HTTP keep-alive,
+            # half-sent requests) is closed once its output is flushed.
+            return self.factory.when_idle(close=lambda p: not isinstance(p, StreamProtocol))
 
         stopped.addCallback(connections_gone).addCallback(all_closed)
         return done

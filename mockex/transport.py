@@ -12,9 +12,10 @@ layered here by the fault machinery).
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IProtocolFactory
+from typing import Callable
+
+from twisted.internet.interfaces import IProtocol, IProtocolFactory
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
-from twisted.web.http import HTTPChannel
 
 
 class ConnectionLayer(WrappingFactory):
@@ -38,14 +39,14 @@ class ConnectionLayer(WrappingFactory):
             for d in waiters:
                 d.callback(None)
 
-    def when_idle(self, close_http: bool = False) -> "Deferred[None]":
+    def when_idle(self, close: Callable[[IProtocol], bool] | None = None) -> "Deferred[None]":
         """
-        Fires once no connection is left. With ``close_http``, first closes (after
-        they flush) the connections still speaking HTTP, i.e. not upgraded.
+        Fires once no connection is left. First closes (after they flush) the
+        connections whose protocol ``close`` selects.
         """
-        if close_http:
+        if close is not None:
             for wrapper in list(self.protocols):
-                if isinstance(wrapper.wrappedProtocol, HTTPChannel) and wrapper.transport:
+                if close(wrapper.wrappedProtocol) and wrapper.transport:
                     wrapper.transport.loseConnection()
         if not self.protocols:
             return succeed(None)
