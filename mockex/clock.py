@@ -32,7 +32,8 @@ class MarketClock:
         self._origin_ms = self._start * 1000.0 if origin_ms is None else float(origin_ms)
 
     def now_ms(self) -> int:
-        return int(self._origin_ms + (self.reactor.seconds() - self._start) * 1000.0 * self.speed)
+        # Rounded, not truncated: 0.1 s steps of a float clock must add up to 100 ms each.
+        return round(self._origin_ms + (self.reactor.seconds() - self._start) * 1000.0 * self.speed)
 
     def call_at(self, when_ms: int, f: Callable[..., Any], *args: Any) -> IDelayedCall:
         """Call ``f(*args)`` when market time reaches ``when_ms`` (at once if past)."""

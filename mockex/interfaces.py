@@ -188,6 +188,8 @@ class Handshake:
     path: str
     params: Mapping[str, Sequence[str]]
     headers: Mapping[str, str]
+    #: the raw query string (still %-encoded; a ``+`` in it is a plus sign)
+    query: str = ""
 
 
 # ---------------------------------------------------------------------------

@@ -544,6 +544,7 @@ def window(
     start_ms: int | None,
     end_ms: int | None,
     limit: int,
+    listed_ms: int | None = None,
 ) -> tuple[int, int]:
     """
     Which candles a ``(startTime, endTime, limit)`` query selects, as
@@ -551,8 +552,10 @@ def window(
     bounds, the most recent ``limit``; a start, the oldest ``limit`` opening at or after
     it; an end only, the most recent ``limit`` opening at or before it; both, from the
     start and never past the end. Only candles that have opened by ``now_ms`` and not
-    before ``first_available`` exist.
+    before ``first_available`` exist, and none at all before ``listed_ms``.
     """
+    if listed_ms is not None and now_ms < listed_ms:
+        return first_available, 0
     last_available = interval.floor(now_ms, offset_ms)
     if end_ms is not None:
         last = min(last_available, interval.floor(end_ms, offset_ms))

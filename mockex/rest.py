@@ -11,6 +11,7 @@ a traceback page or kill the server.
 from __future__ import annotations
 
 from typing import Any, Sequence
+from urllib.parse import parse_qsl
 
 from klein import Klein
 from twisted.logger import Logger
@@ -18,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 from mockex.interfaces import (
     INTERNAL,
@@ -39,10 +41,28 @@ def _decode(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def parse_query(query: bytes) -> dict[str, list[str]]:
+    """
+    A query string as venues read it: every key kept, including bare ``?KEY`` and
+    empty values (Twisted's ``request.args`` drops keys without ``=``, and Binance
+    counts them: -1104).
+    """
+    args: dict[str, list[str]] = {}
+    for name, value in parse_qsl(_decode(query), keep_blank_values=True):
+        args.setdefault(name, []).append(value)
+    return args
+
+
 def to_rest_request(request: IRequest, path_args: dict[str, str]) -> RestRequest:
     """The venue's view of a Twisted request."""
-    raw_args = request.args or {}
-    args = {_decode(k): [_decode(v) for v in vs] for k, vs in raw_args.items()}
+    _, _, query = request.uri.partition(b"?")
+    args = parse_query(query) if query else {}
+    form = request.args or {}
+    if form and request.method != b"GET":
+        for k, vs in form.items():
+            name = _decode(k)
+            if name not in args:
+                args[name] = [_decode(v) for v in vs]
     headers = {
         _decode(name).lower(): _decode(values[0])
         for name, values in request.requestHeaders.getAllRawHeaders()
@@ -84,6 +104,9 @@ class RestApp:
         #: shared machinery around every handler; see IRestMiddleware
         self.middleware: list[IRestMiddleware] = list(middleware)
         self.app = app = Klein()
+        # Venues answer odd paths themselves: werkzeug must not merge ``//``, and
+        # its slash redirects (an HTML 308) become the venue's 404.
+        app.url_map.merge_slashes = False
         for route in venue.rest_routes():
             endpoint = f"{route.method} {route.path}"
             app.route(route.path, methods=[route.method], endpoint=endpoint)(
@@ -92,7 +115,7 @@ class RestApp:
         if ws_resource is not None:
             for path in venue.ws_paths():
                 app.route(path, endpoint=f"ws {path}")(lambda request, **kw: ws_resource)
-        app.handle_errors(NotFound)(self._not_found)
+        app.handle_errors(NotFound, RequestRedirect)(self._not_found)
         app.handle_errors(MethodNotAllowed)(self._method_not_allowed)
 
     def resource(self) -> IResource:

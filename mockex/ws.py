@@ -56,6 +56,10 @@ class StreamProtocol(WebSocketServerProtocol):
 
     factory: "StreamFactory"
     session: IStreamSession | None = None
+    # Set per connection in onConnect; class defaults cover a plain GET of a stream
+    # path, which never reaches onConnect but still closes.
+    _topics: dict[ITopic, None] = {}
+    _keepalive: LoopingCall | None = None
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -64,6 +68,7 @@ class StreamProtocol(WebSocketServerProtocol):
             path=request.path,
             params=request.params,
             headers={k.lower(): v for k, v in request.headers.items()},
+            query=(self.http_request_uri or "").partition("?")[2],
         )
         try:
             self.session = self.factory.venue.open_session(handshake, self.factory.context)
@@ -97,10 +102,10 @@ class StreamProtocol(WebSocketServerProtocol):
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None
-        for topic in list(getattr(self, "_topics", ())):
+        for topic in list(self._topics):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
-            self._topics.clear()
+            self._topics = {}
 
     # -- keep-alive -----------------------------------------------------------
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import unquote
 from typing import Any, Mapping, Sequence
 
 from attrs import frozen
@@ -78,7 +79,7 @@ SYMBOL_PATTERN = r"^[\w\-._&&[^a-z]]{1,50}$"
 _SYMBOL_RE = re.compile(r"^[A-Z0-9_.\-]{1,50}$")
 _NUMBER_PATTERN = "^[0-9]{1,20}$"
 _NUMBER_RE = re.compile(r"^[0-9]{1,20}$")
-_TZ_RE = re.compile(r"^([+-]?)(\d{1,2})(?::(\d{2}))?$")
+_TZ_RE = re.compile(r"^([+-]?)([0-9]{1,2})(?::([0-9]{2}))?$")
 _STREAM_RE = re.compile(r"^[A-Za-z0-9!][A-Za-z0-9_.!\-]*(@[A-Za-z0-9_.:+!\-]+)*$")
 _KLINE_RE = re.compile(r"^([a-z0-9_.\-]+)@kline_([0-9]+[smhdwM])(@\+08:00)?$")
 
@@ -324,7 +325,8 @@ def _filters(market: Market) -> list[dict[str, Any]]:
     tick = fixed(1, p, PLACES)
     step = fixed(1, q, PLACES)
     max_price = fixed(round(market.price * 100) * 10**p, p, PLACES)
-    max_qty = fixed(round(9_000 * 50_000 / market.price) * 10**q, q, PLACES)
+    # BTCUSDT lists maxQty 9000; cheaper assets proportionally more.
+    max_qty = fixed(max(9_000, round(9e7 / market.price)) * 10**q, q, PLACES)
     return [
         {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": max_price, "tickSize": tick},
         {"filterType": "LOT_SIZE", "minQty": step, "maxQty": max_qty, "stepSize": step},
@@ -399,13 +401,13 @@ def _request_scale(request: RestRequest) -> int:
 
 def ping(request: RestRequest, context: IVenueContext) -> RestResponse:
     _request_scale(request)
-    Params(request).all_read()
+    Params(request, accepted=0)
     return _ok(b"{}")
 
 
 def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:
     scale = _request_scale(request)
-    Params(request).all_read()
+    Params(request, accepted=0)
     return _ok(f'{{"serverTime":{context.now_ms() * scale}}}')
 
 
@@ -432,7 +434,7 @@ def _permissions(params: Params) -> list[str] | None:
     if text.startswith("["):
         try:
             values = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise fail(-1135, "JSON sent for parameter 'permissions' is not valid") from None
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise fail(-1135, "JSON sent for parameter 'permissions' is not valid")
@@ -530,11 +532,12 @@ def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
             raise invalid_data("limit")
         limit = KLINES_MAX_LIMIT
     if scale != 1:
-        start = None if start is None else start // scale
+        # startTime rounds up and endTime down: never a candle outside the bounds.
+        start = None if start is None else -(-start // scale)
         end = None if end is None else end // scale
     now = context.now_ms()
     first_available = context.source.first_open(market, interval, offset)
-    first, count = window(interval, offset, first_available, now, start, end, limit)
+    first, count = window(interval, offset, first_available, now, start, end, limit, market.listed_ms)
     body = context.rows.rows(
         market, interval, offset, first, count, now,
         (NAME, scale), lambda c: kline_row(c, market, scale),
@@ -586,6 +589,8 @@ def _valid_id(value: Any) -> bool:
     if value is None:
         return True
     if isinstance(value, bool):
+        return False
+    if isinstance(value, _HugeInt):
         return False
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
@@ -643,14 +648,19 @@ class BinanceSession:
             self.link.unsubscribe(topic)
 
     def _set_combined(self, combined: bool) -> None:
+        """Re-form every subscription; the new topic joins before the old one leaves,
+        so the feed (and the candle in progress) is never dropped."""
         if combined == self.combined:
             return
         self.combined = combined
-        names = list(self.streams)
-        for name in names:
-            self._remove(name)
-        for name in names:
-            self._add(name)
+        for name, old in list(self.streams.items()):
+            new = self._topic(name)
+            self.streams[name] = new
+            if self.link is not None:
+                if new is not None:
+                    self.link.subscribe(new)
+                if old is not None:
+                    self.link.unsubscribe(old)
 
     # -- requests ---------------------------------------------------------------
 
@@ -665,9 +675,16 @@ class BinanceSession:
         assert link is not None
         try:
             text = payload.decode("utf-8")
-            request = json.loads(text)
         except UnicodeDecodeError:
             return _ws_error(3, "Invalid JSON: expected value at line 1 column 1", with_id=False)
+        problem = _json_problem(text)
+        if problem is not None:
+            return _ws_error(3, f"Invalid JSON: {problem}", with_id=False)
+        try:
+            request = json.loads(text, parse_int=_parse_int, parse_constant=_reject_constant)
+        except _Constant as e:
+            line, column = _serde_position(text, max(0, text.find(e.args[0])))
+            return _ws_error(3, f"Invalid JSON: expected value at line {line} column {column}", with_id=False)
         except json.JSONDecodeError as e:
             return _ws_error(3, f"Invalid JSON: expected value at line {e.lineno} column {e.colno}", with_id=False)
         if not isinstance(request, dict):
@@ -727,6 +744,54 @@ class BinanceSession:
         return _dumps({"result": None, "id": request_id}).encode()
 
 
+class _Constant(ValueError):
+    """NaN, Infinity or -Infinity: not JSON to serde_json."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+class _HugeInt(int):
+    """An integer literal beyond 64 bits: never a valid id or value."""
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits) > 20:
+        return _HugeInt(0)
+    return int(digits)
+
+
+#: serde_json's default nesting limit.
+_MAX_DEPTH = 128
+
+
+def _json_problem(text: str) -> str | None:
+    """What serde_json would object to before parsing values: nesting too deep."""
+    if text.count("[") + text.count("{") <= _MAX_DEPTH:
+        return None
+    depth = 0
+    in_string = escaped = False
+    for index, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                line, column = _serde_position(text, index)
+                return f"recursion limit exceeded at line {line} column {column}"
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
 def _method_value_end(text: str) -> int:
     """Index of the last character of the ``method`` value (for serde's column)."""
     m = re.search(r'"method"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\s]+)', text)
@@ -778,7 +843,7 @@ class BinanceSpot:
         )
 
     def ws_paths(self) -> Sequence[str]:
-        return ("/ws", "/ws/<path:streams>", "/stream")
+        return ("/ws", "/ws/", "/ws/<path:streams>", "/stream", "/stream/")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
         return ERRORS.get(kind, ERRORS[INTERNAL])
@@ -791,7 +856,14 @@ class BinanceSpot:
             raise VenueError(RestResponse(400, e.response.body, content_type=JSON)) from None
         path = handshake.path.rstrip("/")
         if path == "/stream":
-            given = handshake.params.get("streams", [""])[0]
+            # From the raw query: clients write "@+08:00" unescaped, and a "+" in a
+            # stream name is a plus sign, not a space.
+            given = ""
+            for part in handshake.query.split("&"):
+                name, _, value = part.partition("=")
+                if name == "streams":
+                    given = unquote(value)
+                    break
             streams = [s for s in given.split("/") if s]
             return BinanceSession(context, True, scale, streams)
         streams = [s for s in path[len("/ws"):].split("/") if s]
