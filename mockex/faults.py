@@ -1304,16 +1304,21 @@ class FaultWrapper(ProtocolWrapper):
         if self._plan is not None:
             plan, self._plan = self._plan, None
             self._collecting = [data]
-            self._collect_call = self.reactor.callLater(0, self._release_response, plan)
+            self._collect_call = self.reactor.callLater(0, self._release_response, plan, self.reactor.seconds())
             return
         self._enqueue(data, self._next_delay)
 
-    def _release_response(self, plan: ResponsePlan) -> None:
+    def _release_response(self, plan: ResponsePlan, since: float) -> None:
         self._collect_call = None
         data = b"".join(self._collecting or ())
         self._collecting = None
+        # delays count from the response's first write, not from this call
+        lag = self.reactor.seconds() - since
+        plan = ResponsePlan(max(0.0, plan.delay - lag), plan.dribble, plan.cut_half)
         if plan.cut_half:
             data = data[: len(data) // 2]
+            self._after_drain = None  # a stalled server does not close either
+            self.silent = True
         if plan.dribble is not None:
             chunks, seconds = plan.dribble
             chunks = max(1, min(chunks, len(data) or 1))
@@ -1324,8 +1329,6 @@ class FaultWrapper(ProtocolWrapper):
                     self._enqueue(piece, plan.delay + seconds * i / max(1, chunks - 1) if chunks > 1 else plan.delay)
         else:
             self._enqueue(data, plan.delay)
-        if plan.cut_half:
-            self.silent = True
         self._update()
 
     def _enqueue(self, data: bytes, delay: float) -> None:
