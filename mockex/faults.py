@@ -1326,12 +1326,14 @@ class FaultWrapper(ProtocolWrapper):
             for i in range(chunks):
                 piece = data[i * size:(i + 1) * size]
                 if piece:
-                    self._enqueue(piece, plan.delay + seconds * i / max(1, chunks - 1) if chunks > 1 else plan.delay)
+                    at = plan.delay + seconds * i / (chunks - 1) if chunks > 1 else plan.delay
+                    self._enqueue(piece, at, pump=False)
         else:
-            self._enqueue(data, plan.delay)
+            self._enqueue(data, plan.delay, pump=False)
         self._update()
+        self._pump()
 
-    def _enqueue(self, data: bytes, delay: float) -> None:
+    def _enqueue(self, data: bytes, delay: float, pump: bool = True) -> None:
         if self._budget is not None:
             if len(data) >= self._budget:
                 data = data[: self._budget]
@@ -1355,7 +1357,8 @@ class FaultWrapper(ProtocolWrapper):
         elif data:
             self._queue.append((due, data))
         self._update()
-        self._pump()
+        if pump:
+            self._pump()
 
     def _on_timer(self) -> None:
         self._call = None

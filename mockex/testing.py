@@ -63,6 +63,7 @@ class WsClient(WebSocketClientProtocol):
         super().__init__()
         self.messages: list[bytes] = []
         self.pings: list[bytes] = []
+        self.pongs: list[bytes] = []
         self.opened = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -79,6 +80,9 @@ class WsClient(WebSocketClientProtocol):
         self.pings.append(payload)
         if self.auto_pong:
             self.sendPong(payload)
+
+    def onPong(self, payload: bytes) -> None:
+        self.pongs.append(payload)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         self.close_code = code
