@@ -511,6 +511,8 @@ class FaultController:
             r.kind not in (STALL,) or r.p("at") == "now") and not (r.kind == RESET and r.target.routes))
         #: True when anything at all is installed
         self.active = bool(installed)
+        for wrapper in getattr(self, "connections", {}).values():
+            wrapper._update()
 
     def add(self, rule: FaultRule | Mapping[str, Any]) -> FaultRule:
         """Install a rule (replacing one with the same id); returns it with its id."""
@@ -1193,11 +1195,12 @@ class FaultWrapper(ProtocolWrapper):
     def _update(self) -> None:
         self._plain = not (
             self._queue or self._next_delay or self._plan is not None or self._collecting is not None
-            or self._budget is not None or self.silent or self._after_drain
+            or self._budget is not None or self.silent or self._after_drain or self.controller.bandwidth
         )
 
     def makeConnection(self, transport: Any) -> None:
         super().makeConnection(transport)
+        self._update()
         self.controller.connection_made(self)
 
     # -- controls used by the fault machinery -------------------------------------
@@ -1237,7 +1240,7 @@ class FaultWrapper(ProtocolWrapper):
     # -- transport interface seen by the wrapped protocol -------------------------------
 
     def write(self, data: bytes) -> None:
-        if self._plain and not self.controller.bandwidth:
+        if self._plain:
             self.transport.write(data)
         else:
             self._shaped_write(data)
