@@ -7,6 +7,9 @@ drives it with keep-alive HTTP/1.1 connections from several threads for a fixed 
 and counts responses. Runs alternate (plain, faults, plain, faults, ...) so drift in
 machine load hits both alike; the best run of each is reported.
 
+REST in process: the same stack fed raw requests on a StringTransport, server CPU
+only (the steadier figure on a small machine).
+
 WebSocket fan-out: in process, on a memory reactor: N real StreamProtocols (through the
 real ConnectionLayer, on iosim transports) subscribed to one topic; the hub's broadcast
 of one prepared frame to all of them is timed, faults vs. plain.
@@ -91,6 +94,40 @@ def rest(seconds: float, rounds: int, clients: int) -> dict[str, list[float]]:
     return results
 
 
+def rest_in_process(requests: int, rounds: int) -> dict[str, float]:
+    """
+    Server CPU per request, in process: the real ConnectionLayer + Site + Klein app,
+    fed raw keep-alive requests on a StringTransport (no client, no socket noise).
+    """
+    sys.path.insert(0, ROOT)
+    from twisted.internet.address import IPv4Address
+    from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+    from mockex.server import MockServer
+
+    raw = f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    out: dict[str, float] = {}
+    for _ in range(rounds):
+        for mode in ("plain", "faults"):
+            clock = MemoryReactorClock()
+            clock.advance(1_795_564_800)
+            server = MockServer("binance_spot", port=0, seed=1, reactor=clock, faults=(mode == "faults"))
+            proto = server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+            transport = StringTransport()
+            proto.makeConnection(transport)
+            for _ in range(50):
+                proto.dataReceived(raw)
+            transport.clear()
+            start = time.perf_counter()
+            for _ in range(requests):
+                proto.dataReceived(raw)
+            elapsed = time.perf_counter() - start
+            assert transport.value().count(b"HTTP/1.1 200 OK") == requests
+            out[mode] = min(out.get(mode, float("inf")), elapsed / requests)
+            proto.connectionLost(None)
+    return out
+
+
 def fanout(subscribers: int, repeats: int) -> dict[str, float]:
     """Seconds per broadcast of one frame to ``subscribers`` connections."""
     sys.path.insert(0, ROOT)
@@ -137,6 +174,11 @@ def main() -> None:
     print(f"  without fault layer: {plain:8.0f} req/s  (runs: {', '.join(f'{x:.0f}' for x in r['plain'])})")
     print(f"  with idle faults:    {faults:8.0f} req/s  (runs: {', '.join(f'{x:.0f}' for x in r['faults'])})")
     print(f"  ratio faults/plain:  {faults / plain:8.3f}")
+    q = rest_in_process(2000, args.rounds)
+    print("REST in process: server CPU per request (best of rounds, 2000 requests each)")
+    print(f"  without fault layer: {q['plain'] * 1e6:8.1f} us  ({1 / q['plain']:.0f} req/s)")
+    print(f"  with idle faults:    {q['faults'] * 1e6:8.1f} us  ({1 / q['faults']:.0f} req/s)")
+    print(f"  ratio (throughput) faults/plain: {q['plain'] / q['faults']:.3f}")
     f = fanout(args.subscribers, 200)
     print(f"WebSocket fan-out: one frame to {args.subscribers} subscribers (best of 200)")
     print(f"  without fault layer: {f['plain'] * 1e6:8.0f} us  ({args.subscribers / f['plain']:.0f} frames/s)")

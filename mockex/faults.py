@@ -513,6 +513,9 @@ class FaultController:
         self.active = bool(installed)
         for wrapper in getattr(self, "connections", {}).values():
             wrapper._update()
+        frames = bool(self.frame_rules)
+        for proto in getattr(self, "websockets", {}):
+            proto.frame_faults = frames
 
     def add(self, rule: FaultRule | Mapping[str, Any]) -> FaultRule:
         """Install a rule (replacing one with the same id); returns it with its id."""
@@ -891,6 +894,11 @@ class FaultController:
                 return False
         return True
 
+    def ws_registered(self, proto: "StreamProtocol") -> None:
+        """A WebSocket connection completed its handshake (before its session opens)."""
+        self.websockets[proto] = None
+        proto.frame_faults = bool(self.frame_rules)
+
     def ws_opened(self, proto: "StreamProtocol") -> None:
         self.websockets[proto] = None
         proto.opened_at = self.reactor.seconds()
@@ -1193,10 +1201,16 @@ class FaultWrapper(ProtocolWrapper):
         return isinstance(self.wrappedProtocol, StreamProtocol)
 
     def _update(self) -> None:
-        self._plain = not (
+        plain = not (
             self._queue or self._next_delay or self._plan is not None or self._collecting is not None
             or self._budget is not None or self.silent or self._after_drain or self.controller.bandwidth
         )
+        self._plain = plain
+        # Idle, ``write`` *is* the transport's: no Python frame of ours per write.
+        if plain and self.transport is not None:
+            self.write = self.transport.write  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("write", None)
 
     def makeConnection(self, transport: Any) -> None:
         super().makeConnection(transport)

@@ -66,6 +66,8 @@ class StreamProtocol(WebSocketServerProtocol):
     _close_call: IDelayedCall | None = None
     opened_at: float = 0.0
     _faults: Any = None
+    #: True while frame faults are installed (kept up to date by the controller)
+    frame_faults: bool = False
     _inbound_calls: "set[IDelayedCall]" = frozenset()  # type: ignore[assignment]
 
     # -- Autobahn callbacks -------------------------------------------------
@@ -96,6 +98,8 @@ class StreamProtocol(WebSocketServerProtocol):
             self._keepalive.clock = factory.reactor
             self._keepalive.start(keepalive.ping_interval, now=False)
         assert self.session is not None
+        if self._faults is not None:
+            self._faults.ws_registered(self)
         self._guard(self.session.opened, self)
         if self._faults is not None:
             self._faults.ws_opened(self)
@@ -205,11 +209,10 @@ class StreamProtocol(WebSocketServerProtocol):
         ``update`` say what it carries (None for a venue's reply), for message faults.
         """
         if self.state == WebSocketServerProtocol.STATE_OPEN:
-            faults = self._faults
-            if faults is None or not faults.frame_rules:
-                self.sendPreparedMessage(prepared)
+            if self.frame_faults:
+                self._faults.deliver(self, prepared, topic, update)
             else:
-                faults.deliver(self, prepared, topic, update)
+                self.sendPreparedMessage(prepared)
 
     # -- fault machinery hooks (see mockex.faults) -------------------------------
 
