@@ -42,6 +42,9 @@ class RestRequest:
     #: values captured from the route pattern (``/kline/<symbol>``)
     path_args: Mapping[str, str] = field(factory=dict)
     client: str = "127.0.0.1"
+    #: the serial of the connection it came on (0: none, e.g. an in-memory request);
+    #: shared machinery uses it to find the connection (faults) and for targeting
+    connection: int = 0
 
 
 @frozen
@@ -84,6 +87,10 @@ INTERNAL = "internal"  # an unexpected failure: the venue's "unknown error"
 DISCONNECTED = "disconnected"  # the venue's internal-disconnect 5xx
 TIMEOUT = "timeout"  # the venue's backend-timeout 5xx
 BUSY = "busy"  # the venue's server-busy 5xx
+#: Too many requests (Binance: 429, -1003). ``detail`` is ``"<retry-after seconds> <until ms>"``.
+RATE_LIMITED = "rate_limited"
+#: Banned for sending on after a 429 (Binance: 418, -1003). ``detail`` as for RATE_LIMITED.
+BANNED = "banned"
 
 
 class IRestMiddleware(Interface):
@@ -168,6 +175,13 @@ class IStreamSession(Interface):
         """
         The payload of the server's next keep-alive ping frame, or None if the venue
         does not ping at the WebSocket level.
+        """
+
+    def shutdown_notice(now_ms: int) -> bytes | None:
+        """
+        The venue's "server going away" message for this connection, in its current
+        format (raw or combined, ms or µs), or None if the venue has none. Optional:
+        the shared machinery treats a session without it as None.
         """
 
 

@@ -36,6 +36,9 @@ from mockex.interfaces import (
 
 log = Logger()
 
+#: The path prefix reserved for mockex's own control API.
+CONTROL_PREFIX = "/__mockex__"
+
 
 def _decode(value: bytes) -> str:
     return value.decode("utf-8", "replace")
@@ -69,6 +72,8 @@ def to_rest_request(request: IRequest, path_args: dict[str, str]) -> RestRequest
     }
     body = request.content.read() if request.content is not None else b""
     client = request.getClientAddress()
+    channel = getattr(request, "channel", None)
+    connection = getattr(getattr(channel, "transport", None), "connection_serial", 0)
     return RestRequest(
         method=_decode(request.method),
         path=_decode(request.path),
@@ -77,6 +82,7 @@ def to_rest_request(request: IRequest, path_args: dict[str, str]) -> RestRequest
         body=body,
         path_args=path_args,
         client=getattr(client, "host", ""),
+        connection=connection if isinstance(connection, int) else 0,
     )
 
 
@@ -98,6 +104,7 @@ class RestApp:
         context: IVenueContext,
         ws_resource: IResource | None = None,
         middleware: Sequence[IRestMiddleware] = (),
+        control: Any = None,
     ) -> None:
         self.venue = venue
         self.context = context
@@ -111,6 +118,12 @@ class RestApp:
             endpoint = f"{route.method} {route.path}"
             app.route(route.path, methods=[route.method], endpoint=endpoint)(
                 self._endpoint(route)
+            )
+        if control is not None:
+            # Shared control endpoints (faults, journal...) under a reserved prefix,
+            # outside the venue's routes and outside the middleware.
+            app.route(f"{CONTROL_PREFIX}/", branch=True, endpoint="mockex control")(
+                lambda request: write_response(request, control.handle(request))
             )
         if ws_resource is not None:
             for path in venue.ws_paths():

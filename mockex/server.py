@@ -25,6 +25,8 @@ from twisted.web.server import Site
 from zope.interface import implementer
 
 from mockex.clock import MarketClock
+from mockex.control import ControlApi
+from mockex.faults import FaultController, FaultMiddleware
 from mockex.interfaces import IExchange, IVenueContext
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
@@ -94,6 +96,12 @@ class MockServer:
     ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). ``speed``
     accelerates market time; ``origin_ms`` starts market time at a chosen instant.
     ``options`` are the venue's documented switches.
+
+    ``faults=False`` builds the server without the fault machinery at all (no
+    :attr:`faults`, no control API): the baseline of ``bench/faults_overhead.py``.
+    ``control_token``: the control API (``/__mockex__/``) then requires
+    ``X-Mockex-Token`` from every caller, and answers non-loopback callers too.
+    ``scenario_dir``: the directory the control API may load scenario files from.
     """
 
     def __init__(
@@ -109,6 +117,9 @@ class MockServer:
         origin_ms: int | None = None,
         options: Mapping[str, str] | None = None,
         listen: str | None = None,
+        faults: bool = True,
+        control_token: str | None = None,
+        scenario_dir: str | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -124,14 +135,26 @@ class MockServer:
         self.source = CandleSource(seed=seed)
         self.markets = build_markets(self.venue, pairs)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
-        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor)  # type: ignore[arg-type]
+        #: the fault controller (see mockex.faults), None if built with faults=False
+        self.faults: FaultController | None = None
+        middleware: list[Any] = []
+        control = None
+        if faults:
+            self.faults = FaultController(
+                reactor, seed, self.venue, self.clock.now_ms, scenario_dir=scenario_dir
+            )
+            middleware.append(FaultMiddleware(self.faults))
+            control = ControlApi(self.faults, control_token)
+        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor, self.faults)  # type: ignore[arg-type]
         self.hub = StreamHub(
             self.clock, self.source, self.venue.stream_period_ms, self.ws_factory.prepareMessage
         )
         self.ws_factory.hub = self.hub
-        self.rest = RestApp(self.venue, self.context, WebSocketResource(self.ws_factory))
+        self.rest = RestApp(
+            self.venue, self.context, WebSocketResource(self.ws_factory), middleware, control
+        )
         self.site = _QuietSite(self.rest.resource(), reactor=reactor)
-        self.factory = ConnectionLayer(self.site)
+        self.factory = ConnectionLayer(self.site, self.faults)
         self._listening: IListeningPort | None = None
         self._stopping: Deferred[None] | None = None
 
@@ -155,6 +178,27 @@ class MockServer:
     def resource(self) -> Any:
         """The root web resource, for in-memory requests (``StubTreq``)."""
         return self.site.resource
+
+    # -- network conditions (the seed document's API) -------------------------------
+
+    def set_network_conditions(
+        self,
+        latency_ms: float = 0.0,
+        packet_loss_rate: float = 0.0,
+        error_rate: float = 0.0,
+        *,
+        jitter_ms: float = 0.0,
+    ) -> None:
+        """
+        Latency on every response and frame, loss (WebSocket frames dropped, REST
+        requests stalled or reset), errors (the venue's 5xx). All zero: normal again.
+        See :meth:`mockex.faults.FaultController.set_network_conditions`.
+        """
+        if self.faults is None:
+            raise RuntimeError("this server was built with faults=False")
+        self.faults.set_network_conditions(
+            latency_ms, packet_loss_rate, error_rate, jitter_ms=jitter_ms
+        )
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -183,6 +227,8 @@ class MockServer:
         if self._stopping is not None:
             return self._stopping
         self.hub.stop()
+        if self.faults is not None:
+            self.faults.stop()
         self.ws_factory.close_all(GOING_AWAY, "server stopping")
         stopped: Deferred[Any] = succeed(None)
         if self._listening is not None:

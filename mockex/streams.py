@@ -32,8 +32,8 @@ MAX_CATCH_UP = 1000
 class Subscriber(Protocol):
     """A connection as the hub sees it."""
 
-    def deliver(self, prepared: Any) -> None:
-        """Send one prepared message."""
+    def deliver(self, prepared: Any, topic: ITopic | None = None, update: CandleUpdate | None = None) -> None:
+        """Send one prepared message (carrying ``update`` on ``topic``)."""
 
 
 @define(eq=False)
@@ -140,4 +140,4 @@ class StreamHub:
                 continue
             prepared = self._prepare(topic.render(update))
             for subscriber in list(members):
-                subscriber.deliver(prepared)
+                subscriber.deliver(prepared, topic, update)

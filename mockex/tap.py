@@ -4,6 +4,8 @@
     twistd -n mockex --exchange binance_spot
     twistd -n mockex --exchange binance_spot --listen tcp:9000:interface=127.0.0.1 \\
         --seed 7 --pairs BTCUSDT:50000,ETHUSDT:3000 --speed 60
+    twistd -n mockex --latency-ms 200 --loss 0.05 --error-rate 0.01
+    twistd -n mockex --scenario outage.yaml --control-token s3cret
 
 The twistd plugin (``twisted/plugins/mockex_plugin.py``) names this module lazily, so
 importing the plugin never imports Klein or installs a reactor.
@@ -11,6 +13,7 @@ importing the plugin never imports Klein or installs a reactor.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -59,8 +62,20 @@ class Options(usage.Options):
         ["pairs", "p", None, "Markets to list, SYMBOL:PRICE,... (default: the venue's own set)."],
         ["speed", None, 1.0, "Market time runs this many times faster than real time.", float],
         ["start", None, None, "Market time at start-up, epoch milliseconds (default: now)."],
+        ["latency-ms", None, 0.0, "Network latency on every response and frame, ms.", float],
+        ["jitter-ms", None, 0.0, "Uniform jitter added to the latency, ms.", float],
+        ["loss", None, 0.0, "Packet loss rate 0..1: WebSocket frames dropped, REST requests "
+         "stalled or reset.", float],
+        ["error-rate", None, 0.0, "Share 0..1 of REST requests answered with the venue's 5xx.", float],
+        ["scenario", None, None, "A fault scenario file (JSON or YAML) with rules and a timeline."],
+        ["scenario-dir", None, None, "Directory the control API may load scenario files from."],
+        ["control-token", None, None, "Require this X-Mockex-Token on /__mockex__/ (and then "
+         "answer non-loopback callers too)."],
     ]
-    optFlags = [["list-exchanges", None, "List the installed venues and exit."]]
+    optFlags = [
+        ["list-exchanges", None, "List the installed venues and exit."],
+        ["no-faults", None, "Build the server without the fault machinery or control API."],
+    ]
 
     def __init__(self) -> None:
         super().__init__()
@@ -99,6 +114,27 @@ class Options(usage.Options):
                 self["start"] = int(self["start"])
             except ValueError:
                 raise usage.UsageError("--start takes epoch milliseconds") from None
+        self._check_faults()
+
+    def _check_faults(self) -> None:
+        from mockex.faults import FaultController, FaultError
+
+        for name, top in (("latency-ms", 600_000), ("jitter-ms", 600_000), ("loss", 1), ("error-rate", 1)):
+            if not 0 <= self[name] <= top:
+                raise usage.UsageError(f"--{name} must be from 0 to {top}")
+        faulty = self["latency-ms"] or self["jitter-ms"] or self["loss"] or self["error-rate"] or self["scenario"]
+        if self["no-faults"] and (faulty or self["control-token"]):
+            raise usage.UsageError("--no-faults cannot be combined with fault options")
+        if self["scenario-dir"] is not None and not os.path.isdir(self["scenario-dir"]):
+            raise usage.UsageError(f"--scenario-dir: {self['scenario-dir']} is not a directory")
+        if self["scenario"] is not None:
+            # Validate now, so a bad file is a usage error rather than a failed start.
+            from twisted.internet.task import Clock
+
+            try:
+                FaultController(Clock(), 0, self["venue"]).load_scenario(self["scenario"])
+            except FaultError as e:
+                raise usage.UsageError(f"--scenario: {e}") from None
 
 
 class MockService(Service):
@@ -123,7 +159,17 @@ class MockService(Service):
             origin_ms=o["start"],
             options=o["options"],
             listen=o["listen"],
+            faults=not o["no-faults"],
+            control_token=o["control-token"],
+            scenario_dir=o["scenario-dir"],
         )
+        if self.server.faults is not None:
+            if o["scenario"] is not None:
+                self.server.faults.load_scenario(o["scenario"])
+            if o["latency-ms"] or o["jitter-ms"] or o["loss"] or o["error-rate"]:
+                self.server.set_network_conditions(
+                    o["latency-ms"], o["loss"], o["error-rate"], jitter_ms=o["jitter-ms"]
+                )
         d = self.server.start()
         d.addErrback(self._failed)
 

@@ -12,6 +12,10 @@ global reactor; time moves only when the test says so::
     ws = server.connect("/ws/btcusdt@kline_1m")
     server.advance(2)
     ws.json()   # the kline events pushed so far
+
+``server.http(...)`` sends a request over a raw in-memory connection through the real
+``ConnectionLayer`` (and so through the transport-level fault machinery, which
+``StubTreq`` requests bypass); ``server.faults`` is the server's fault controller.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from urllib.parse import urlencode
 
 from autobahn.twisted.websocket import WebSocketClientFactory, WebSocketClientProtocol
 from twisted.internet.address import IPv4Address
+from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.test import iosim
 from treq.testing import StubTreq
@@ -58,6 +63,7 @@ class WsClient(WebSocketClientProtocol):
         super().__init__()
         self.messages: list[bytes] = []
         self.pings: list[bytes] = []
+        self.pongs: list[bytes] = []
         self.opened = False
         self.close_code: int | None = None
         self.close_reason: str | None = None
@@ -74,6 +80,9 @@ class WsClient(WebSocketClientProtocol):
         self.pings.append(payload)
         if self.auto_pong:
             self.sendPong(payload)
+
+    def onPong(self, payload: bytes) -> None:
+        self.pongs.append(payload)
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         self.close_code = code
@@ -96,6 +105,57 @@ class WsClient(WebSocketClientProtocol):
         return out
 
 
+class RawClient(Protocol):
+    """A client that records every byte it receives, and when."""
+
+    def __init__(self, clock: MemoryReactorClock) -> None:
+        self.clock = clock
+        self.data = b""
+        #: (reactor seconds, bytes) of every read
+        self.arrivals: list[tuple[float, bytes]] = []
+        self.lost = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self.data += data
+        self.arrivals.append((self.clock.seconds(), data))
+
+    def connectionLost(self, reason: Any) -> None:
+        self.lost = True
+
+
+class HttpResult:
+    """What a raw client got: the parsed response if it is complete, else None fields."""
+
+    def __init__(self, client: RawClient) -> None:
+        self.client = client
+        self.raw = client.data
+        self.lost = client.lost
+        self.status: int | None = None
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.complete = False
+        head, sep, rest = self.raw.partition(b"\r\n\r\n")
+        if not sep:
+            return
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            return
+        self.status = int(parts[1])
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            self.headers[name.strip().lower()] = value.strip()
+        length = int(self.headers.get("content-length", "-1"))
+        self.body = rest if length < 0 else rest[:length]
+        self.complete = length >= 0 and len(rest) >= length
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<HttpResult {self.status} complete={self.complete} lost={self.lost} {self.raw[:120]!r}>"
+
+
 class MemoryServer:
     """A :class:`MockServer` on a memory reactor, with request and WebSocket helpers."""
 
@@ -108,11 +168,13 @@ class MemoryServer:
         pairs: Any = None,
         options: Mapping[str, str] | None = None,
         speed: float = 1.0,
+        **server_options: Any,
     ) -> None:
         self.clock = MemoryReactorClock()
         self.clock.advance(now_ms / 1000.0)
         self.server = MockServer(
-            exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed
+            exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed,
+            **server_options,
         )
         self.treq = StubTreq(self.server.resource())
         self._pumps: list[iosim.IOPump] = []
@@ -168,6 +230,49 @@ class MemoryServer:
 
     def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Response:
         return self.request("GET", path, params, headers)
+
+    @property
+    def faults(self) -> Any:
+        """The server's :class:`~mockex.faults.FaultController`."""
+        return self.server.faults
+
+    def open_raw(self, host: str = "127.0.0.1") -> tuple[RawClient, Any]:
+        """A raw client connected through the server's ConnectionLayer: (client, pump)."""
+        address = IPv4Address("TCP", host, 50000)
+        local = IPv4Address("TCP", "127.0.0.1", 8080)
+        client, server, pump = iosim.connectedServerAndClient(
+            lambda: self.server.factory.buildProtocol(address), lambda: RawClient(self.clock),
+            serverTransportFactory=lambda p: iosim.FakeTransport(p, True, local, address),
+            clock=self.clock,
+        )
+        self._pumps.append(pump)
+        self.flush()
+        return client, pump
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        wait: float = 0.0,
+        host: str = "127.0.0.1",
+    ) -> HttpResult:
+        """
+        One request on a new raw connection (``Connection: close``); time moves on by
+        ``wait`` seconds before the result is read.
+        """
+        client, _pump = self.open_raw(host)
+        target = path + ("?" + urlencode(list(params.items())) if params else "")
+        lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close",
+                 f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        client.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        self.flush()
+        if wait:
+            self.advance(wait, step=min(0.5, wait))
+        return HttpResult(client)
 
     # -- WebSocket ----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from mockex.interfaces import (
+    CandleUpdate,
     Handshake,
     IExchange,
     IStreamLink,
@@ -60,6 +61,18 @@ class StreamProtocol(WebSocketServerProtocol):
     # path, which never reaches onConnect but still closes.
     _topics: dict[ITopic, None] = {}
     _keepalive: LoopingCall | None = None
+    #: the connection's serial (see ConnectionLayer), for fault targeting and the journal
+    serial: int = 0
+    #: fault state: a reordered frame held back, the lifetime timer, edge faults applied
+    held: Any = None
+    _held_call: IDelayedCall | None = None
+    lifetime_call: IDelayedCall | None = None
+    _close_call: IDelayedCall | None = None
+    opened_at: float = 0.0
+    _faults: Any = None
+    #: True while frame faults are installed (kept up to date by the controller)
+    frame_faults: bool = False
+    _inbound_calls: "set[IDelayedCall]" = frozenset()  # type: ignore[assignment]
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -76,6 +89,9 @@ class StreamProtocol(WebSocketServerProtocol):
             raise ConnectionDeny(e.response.status, e.response.body.decode("utf-8", "replace"))
         self._topics: dict[ITopic, None] = {}
         self._keepalive: LoopingCall | None = None
+        self.serial = getattr(self.transport, "connection_serial", 0)
+        self._faults = self.factory.faults
+        self.edges_applied: set[tuple[str, int]] = set()
 
     def onOpen(self) -> None:
         factory = self.factory
@@ -87,11 +103,38 @@ class StreamProtocol(WebSocketServerProtocol):
             self._keepalive.clock = factory.reactor
             self._keepalive.start(keepalive.ping_interval, now=False)
         assert self.session is not None
+        if self._faults is not None:
+            self._faults.ws_registered(self)
         self._guard(self.session.opened, self)
+        if self._faults is not None:
+            self._faults.ws_opened(self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        if self.session is not None:
+        if self.session is None:
+            return
+        faults = self._faults
+        if faults is not None and faults.inbound_messages:
+            delay = faults.drop_inbound(self)
+            if delay is None:
+                return
+            if delay > 0:
+                if not self._inbound_calls:
+                    self._inbound_calls = set()
+                call = self.factory.reactor.callLater(delay, self._received_later, payload, isBinary)
+                self._inbound_calls.add(call)
+                return
+        self._guard(self.session.received, payload, isBinary)
+
+    def _received_later(self, payload: bytes, isBinary: bool) -> None:
+        self._inbound_calls = {c for c in self._inbound_calls if c.active()}
+        if self.state == WebSocketServerProtocol.STATE_OPEN and self.session is not None:
             self._guard(self.session.received, payload, isBinary)
+
+    def onPing(self, payload: bytes) -> None:
+        faults = self._faults
+        if faults is not None and faults.pong_rules and not faults.answer_ping(self):
+            return
+        super().onPing(payload)
 
     def onPong(self, payload: bytes) -> None:
         self._last_heard = self.factory.reactor.seconds()
@@ -99,7 +142,21 @@ class StreamProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         factory = self.factory
         factory.live.discard(self)
-        if self._keepalive is not None and self._keepalive.running:
+        faults = getattr(self, "_faults", None)
+        if faults is not None:
+            faults.ws_closed(self)
+        self.cancel_lifetime()
+        for name in ("_held_call", "_close_call"):
+            call = getattr(self, name)
+            if call is not None and call.active():
+                call.cancel()
+            setattr(self, name, None)
+        self.held = None
+        for call in self._inbound_calls:
+            if call.active():
+                call.cancel()
+        self._inbound_calls = frozenset()  # type: ignore[assignment]
+        if getattr(self, "_keepalive", None) is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None
         for topic in list(self._topics):
@@ -151,10 +208,69 @@ class StreamProtocol(WebSocketServerProtocol):
 
     # -- the one message-level send path ---------------------------------------
 
-    def deliver(self, prepared: Any) -> None:
-        """Send a prepared message, unless the connection is no longer open."""
+    def deliver(self, prepared: Any, topic: ITopic | None = None, update: CandleUpdate | None = None) -> None:
+        """
+        Send a prepared message, unless the connection is no longer open. ``topic`` and
+        ``update`` say what it carries (None for a venue's reply), for message faults.
+        """
         if self.state == WebSocketServerProtocol.STATE_OPEN:
+            if self.frame_faults:
+                self._faults.deliver(self, prepared, topic, update)
+            else:
+                self.sendPreparedMessage(prepared)
+
+    # -- fault machinery hooks (see mockex.faults) -------------------------------
+
+    def send_prepared(self, prepared: Any, delay: float) -> None:
+        """Send now, or ``delay`` seconds from now, keeping this connection's order."""
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        if delay > 0 and hasattr(self.transport, "delay_next"):
+            self.transport.delay_next(delay)
+            try:
+                self.sendPreparedMessage(prepared)
+            finally:
+                self.transport.delay_next(0.0)
+        else:
             self.sendPreparedMessage(prepared)
+
+    def hold(self, prepared: Any, max_seconds: float, delay: float) -> None:
+        """Hold a frame back until the next one is sent (or ``max_seconds`` pass)."""
+        self.held = (prepared, delay)
+        self._held_call = self.factory.reactor.callLater(max_seconds, self.release_held)
+
+    def release_held(self) -> None:
+        held, self.held = self.held, None
+        call, self._held_call = self._held_call, None
+        if call is not None and call.active():
+            call.cancel()
+        if held is not None:
+            self.send_prepared(*held)
+
+    def cancel_lifetime(self) -> None:
+        call, self.lifetime_call = self.lifetime_call, None
+        if call is not None and call.active():
+            call.cancel()
+
+    def close_later(self, seconds: float) -> None:
+        """Close with 1001 (going away) after ``seconds``."""
+        if self._close_call is None:
+            self._close_call = self.factory.reactor.callLater(seconds, self._close_now)
+
+    def _close_now(self) -> None:
+        self._close_call = None
+        self.close(GOING_AWAY, "server shutting down")
+
+    def shutdown_notice(self) -> bytes | None:
+        """The venue's shutdown notice for this connection, if it has one."""
+        notice = getattr(self.session, "shutdown_notice", None)
+        if notice is None:
+            return None
+        try:
+            return notice(self.now_ms())
+        except Exception:
+            log.failure("venue shutdown_notice failed")
+            return None
 
     def _guard(self, f: Callable[..., None], *args: Any) -> None:
         """Run venue code; a venue bug closes this connection (1011), never the server."""
@@ -176,8 +292,11 @@ class StreamFactory(WebSocketServerFactory):
         context: IVenueContext,
         hub: StreamHub,
         reactor: IReactorTime,
+        faults: Any = None,
     ) -> None:
         super().__init__(reactor=reactor)
+        #: the server's FaultController, or None when built without faults
+        self.faults = faults
         self.venue = venue
         self.context = context
         self.hub = hub

@@ -81,3 +81,42 @@ class ServiceTests(SynchronousTestCase):
         self.assertIsNotNone(d)
         self.successResultOf(d)
         self.assertEqual(reactor.getDelayedCalls(), [])
+
+
+class FaultOptionsTests(SynchronousTestCase):
+    def test_fault_options_reach_the_server(self) -> None:
+        import json as _json
+        import os as _os
+        import tempfile as _tempfile
+
+        from twisted.internet.testing import MemoryReactorClock
+
+        d = _tempfile.mkdtemp()
+        path = _os.path.join(d, "s.json")
+        with open(path, "w") as f:
+            _json.dump({"timeline": [{"at": 30, "for": 10, "kind": "drop", "id": "t"}]}, f)
+        self.addCleanup(lambda: (_os.remove(path), _os.rmdir(d)))
+        o = Options()
+        o.parseOptions(["--listen", "tcp:0:interface=127.0.0.1", "--scenario", path, "--latency-ms", "200",
+                        "--loss", "0.1", "--error-rate", "0.05", "--control-token", "t0k", "--scenario-dir", d])
+        reactor = MemoryReactorClock()
+        service = makeService(o, reactor)
+        service.startService()
+        server = service.server  # type: ignore[attr-defined]
+        self.assertEqual(sorted(r.id for r in server.faults.rules), ["net.error", "net.latency", "net.loss", "t"])
+        self.assertEqual(server.faults.network_conditions()["latency_ms"], 200.0)
+        service.stopService()
+
+    def test_bad_fault_options(self) -> None:
+        import os as _os
+        import tempfile as _tempfile
+
+        fd, bad = _tempfile.mkstemp(suffix=".json")
+        _os.write(fd, b'{"rules": [{"kind": "meteor"}]}')
+        _os.close(fd)
+        self.addCleanup(_os.remove, bad)
+        for argv in (["--loss", "2"], ["--error-rate", "-0.1"], ["--latency-ms", "x"], ["--scenario", bad],
+                     ["--scenario", "/nonexistent.json"], ["--no-faults", "--loss", "0.1"],
+                     ["--scenario-dir", "/nonexistent"]):
+            o = Options()
+            self.assertRaises(usage.UsageError, o.parseOptions, argv)

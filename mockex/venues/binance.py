@@ -45,7 +45,9 @@ from zope.interface import implementer, provider
 
 from mockex.fmt import fixed
 from mockex.interfaces import (
+    BANNED,
     BUSY,
+    RATE_LIMITED,
     DISCONNECTED,
     INTERNAL,
     METHOD_NOT_ALLOWED,
@@ -194,6 +196,42 @@ ERRORS: dict[str, RestResponse] = {
         503,
     ),
 }
+
+
+
+def limit_error(kind: str, detail: str) -> RestResponse:
+    """
+    429 / 418 with ``-1003`` and ``Retry-After`` (E7, E8). ``detail`` is
+    ``"<retry-after seconds> <until ms>"``; the 429 message names the weight limit of
+    exchangeInfo's ``REQUEST_WEIGHT`` rate limit.
+    """
+    retry, until = 60, 0
+    parts = detail.split()
+    if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
+        retry, until = int(parts[0]), int(parts[1])
+    if kind == BANNED:
+        response = error(
+            -1003,
+            f"Way too much request weight used; IP banned until {until}. "
+            "Please use WebSocket Streams for live updates to avoid bans.",
+            418,
+        )
+    else:
+        response = error(
+            -1003,
+            f"Too much request weight used; current limit is {RATE_LIMITS[0]['limit']} request weight "
+            "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+            429,
+        )
+    return RestResponse(response.status, response.body, (("Retry-After", str(retry)),), response.content_type)
+
+
+def shutdown_notice(now_ms: int, combined: bool, scale: int = 1) -> bytes:
+    """W9: ``{"e":"serverShutdown","E":ms}``, combined ``{"stream":"!serverShutdown","data":...}``."""
+    payload = f'{{"e":"serverShutdown","E":{now_ms * scale}}}'
+    if combined:
+        payload = f'{{"stream":"!serverShutdown","data":{payload}}}'
+    return payload.encode()
 
 
 # ---------------------------------------------------------------------------
@@ -615,6 +653,9 @@ class BinanceSession:
     def ping_payload(self) -> bytes:
         return b""
 
+    def shutdown_notice(self, now_ms: int) -> bytes:
+        return shutdown_notice(now_ms, self.combined, self.scale)
+
     def opened(self, link: IStreamLink) -> None:
         self.link = link
         for name in self._initial:
@@ -846,6 +887,8 @@ class BinanceSpot:
         return ("/ws", "/ws/", "/ws/<path:streams>", "/stream", "/stream/")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return limit_error(kind, detail)
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
