@@ -90,6 +90,8 @@ class StreamProtocol(WebSocketServerProtocol):
         self._guard(self.session.opened, self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self._keepalive is not None and self.factory.venue.keepalive.any_message:
+            self._last_heard = self.factory.reactor.seconds()
         if self.session is not None:
             self._guard(self.session.received, payload, isBinary)
 
