@@ -124,3 +124,83 @@ class KucoinSpotE2E(VenueE2E):
         live = second[-1]
         self.assertEqual(live[0] % MINUTE, 0)
         self.assertGreater(live[4], 0)
+
+
+class GateSpotE2E(VenueE2E):
+    venue = "gate_io_spot"
+
+    def point(self, exchange: Any) -> Any:
+        """Base URLs only: every public REST family (one host on Gate) and the spot WebSocket."""
+        for family in list(exchange.urls["api"]["public"]):
+            exchange.urls["api"]["public"][family] = self.server.url + "/api/v4"
+        if "spot" in exchange.urls["api"]:
+            exchange.urls["api"]["spot"] = self.server.ws_url + "/"
+        exchange.timeout = 10_000
+        return exchange
+
+    @inlineCallbacks
+    def test_fetch_ohlcv_paginates(self) -> Any:
+        """
+        Default ``load_markets``; ccxt's ``paginate`` (from/to windows of 1000) and paging
+        by ``since``. ``since`` is minute-aligned and there are two windows: ccxt 4.5
+        starts window ``k`` at ``since + k * (1000 min - 1 ms)`` and drops rows older
+        than that, so from the third window on (or the second, if ``since`` is
+        unaligned) it loses a candle at each seam, whatever the server answers.
+        """
+
+        def fetch() -> tuple[int, int, list[list[float]], list[list[float]], list[list[float]]]:
+            ex = self.point(ccxt.gate())
+            ex.load_markets()
+            server_time = ex.fetch_time()
+            since = ex.milliseconds() - 1_800 * MINUTE
+            since -= since % MINUTE
+            paged = ex.fetch_ohlcv("BTC/USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 2})
+            manual: list[list[float]] = []
+            start = since - 500 * MINUTE
+            for _ in range(2):
+                page = ex.fetch_ohlcv("ETH/USDT", "1m", since=start, limit=1000)
+                manual.extend(page)
+                start = page[-1][0] + MINUTE
+            latest = ex.fetch_ohlcv("BTC/USDT", "1h", limit=5)
+            return len(ex.markets), server_time, paged, manual, latest
+
+        count, server_time, paged, manual, latest = yield self.in_thread(fetch)
+        self.assertEqual(count, 7)
+        self.assertGreater(server_time, 1_700_000_000_000)
+        self.assertGreaterEqual(len(paged), 1_800)
+        _contiguous(self, paged, MINUTE)
+        self.assertEqual(len(manual), 2000)
+        _contiguous(self, manual, MINUTE)
+        self.assertEqual(len(latest), 5)
+
+    @inlineCallbacks
+    def test_errors(self) -> Any:
+        def attempt() -> list[type]:
+            ex = self.point(ccxt.gate())
+            raised = []
+            for call in (lambda: ex.publicSpotGetCandlesticks({"currency_pair": "NOPE_USDT"}),
+                         lambda: ex.publicSpotGetCandlesticks({"currency_pair": "BTC_USDT", "interval": "2m"}),
+                         lambda: ex.publicSpotGetCandlesticks({"interval": "1m"})):
+                try:
+                    call()
+                except Exception as e:  # noqa: BLE001 - the class is the assertion
+                    raised.append(type(e))
+            return raised
+
+        raised = yield self.in_thread(attempt)
+        self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadRequest, ccxt.ArgumentsRequired])
+
+    @inlineCallbacks
+    def test_watch_ohlcv(self) -> Any:
+        async def watch() -> list[list[float]]:
+            ex = self.point(ccxt.pro.gate())
+            try:
+                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
+                return await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
+            finally:
+                await ex.close()
+
+        second = yield self.in_loop(watch)
+        live = second[-1]
+        self.assertEqual(live[0] % MINUTE, 0)
+        self.assertGreater(live[4], 0)

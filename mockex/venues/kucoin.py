@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 from typing import Any, Mapping, Sequence
@@ -127,6 +128,8 @@ RATE_LIMITS: Mapping[str, Any] = {
 
 _NUMBER_RE = re.compile(r"^[0-9]{1,19}$")
 _TOPIC_RE = re.compile(r"^/market/candles:(.+)$")
+#: Numbers connections that name no connectId (deterministic within a process).
+_connections = itertools.count(1)
 
 
 # ---------------------------------------------------------------------------
@@ -478,7 +481,7 @@ class KucoinSession:
         self.link = link
         connect_id = self.connect_id
         if connect_id is None:
-            connect_id = hashlib.blake2b(f"{link.now_ms()}:{id(self)}".encode(), digest_size=6).hexdigest()
+            connect_id = hashlib.blake2b(f"kucoin-conn:{next(_connections)}".encode(), digest_size=6).hexdigest()
             self.connect_id = connect_id
         problem = check_token(self.context, self.token, link.now_ms())
         if problem is not None:
