@@ -204,3 +204,48 @@ class GateSpotE2E(VenueE2E):
         live = second[-1]
         self.assertEqual(live[0] % MINUTE, 0)
         self.assertGreater(live[4], 0)
+
+
+class KrakenSpotE2E(VenueE2E):
+    venue = "kraken_spot"
+
+    def point(self, exchange: Any) -> Any:
+        exchange.urls["api"]["public"] = self.server.url
+        if "ws" in exchange.urls["api"]:
+            exchange.urls["api"]["ws"]["publicV2"] = self.server.ws_url
+        exchange.timeout = 10_000
+        return exchange
+
+    @inlineCallbacks
+    def test_fetch_ohlcv(self) -> Any:
+        """Default ``load_markets`` (Assets, AssetPairs), the latest 720, and ``since`` within them."""
+
+        def fetch() -> tuple[list[str], list[list[float]], list[list[float]], int]:
+            ex = self.point(ccxt.kraken())
+            ex.load_markets()
+            latest = ex.fetch_ohlcv("BTC/USDT", "1m")
+            since = latest[-300][0]
+            recent = ex.fetch_ohlcv("ETH/USDT", "1m", since=since)
+            return list(ex.markets), latest, recent, since
+
+        markets, latest, recent, since = yield self.in_thread(fetch)
+        self.assertIn("BTC/USD", markets)
+        self.assertIn("ETH/BTC", markets)
+        self.assertEqual(len(latest), 720)
+        _contiguous(self, latest, MINUTE)
+        self.assertEqual(recent[0][0], since)
+        self.assertEqual(len(recent), 300)
+
+    @inlineCallbacks
+    def test_watch_ohlcv(self) -> Any:
+        async def watch() -> list[list[float]]:
+            ex = self.point(ccxt.pro.kraken())
+            try:
+                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
+                return await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
+            finally:
+                await ex.close()
+
+        second = yield self.in_loop(watch)
+        self.assertEqual(second[-1][0] % MINUTE, 0)
+        self.assertGreater(second[-1][4], 0)
