@@ -193,6 +193,11 @@ class Keepalive:
     ping_interval: float = 0.0
     #: seconds without a pong (or any frame) before the server drops the connection
     pong_timeout: float = 0.0
+    #: whether any client message (not only a pong frame) counts as a sign of life:
+    #: for venues whose keep-alive is an application-level ping the client sends
+    #: (KuCoin's ``{"type":"ping"}``). With it, ``ping_interval`` is how often the
+    #: server checks, and a session whose ``ping_payload()`` is None never pings.
+    any_message: bool = False
 
 
 @frozen

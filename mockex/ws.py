@@ -123,12 +123,19 @@ class StreamProtocol(WebSocketServerProtocol):
                 call = self.factory.reactor.callLater(delay, self._received_later, payload, isBinary)
                 self._inbound_calls.add(call)
                 return
+        self._heard_message()
         self._guard(self.session.received, payload, isBinary)
 
     def _received_later(self, payload: bytes, isBinary: bool) -> None:
         self._inbound_calls = {c for c in self._inbound_calls if c.active()}
         if self.state == WebSocketServerProtocol.STATE_OPEN and self.session is not None:
+            self._heard_message()
             self._guard(self.session.received, payload, isBinary)
+
+    def _heard_message(self) -> None:
+        """For venues whose keep-alive counts any client message as a sign of life."""
+        if self._keepalive is not None and self.factory.venue.keepalive.any_message:
+            self._last_heard = self.factory.reactor.seconds()
 
     def onPing(self, payload: bytes) -> None:
         faults = self._faults

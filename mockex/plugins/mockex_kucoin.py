@@ -1,0 +1,5 @@
+"""KuCoin venues (a Twisted dropin)."""
+
+from mockex.venues.kucoin import kucoin_spot
+
+__all__ = ["kucoin_spot"]
