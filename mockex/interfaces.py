@@ -152,6 +152,12 @@ class IStreamLink(Interface):
     def close(code: int, reason: str = "") -> None:
         """Close the connection with a close frame."""
 
+    def heard() -> None:
+        """
+        The client answered an application-level ping (the venue's own pong message):
+        reset the pong timeout, as a WebSocket pong frame does.
+        """
+
     topics = Attribute("The topics this connection is subscribed to, in order.")
 
 
@@ -171,14 +177,37 @@ class IStreamSession(Interface):
         """
 
 
+class IAppPingSession(IStreamSession):
+    """
+    A session of a venue whose server sends application-level pings (a JSON message
+    such as AscendEX's ``{"m":"ping","hp":3}``, not a WebSocket ping frame). The shared
+    protocol calls :meth:`app_ping_payload` every ``Keepalive.app_ping_interval``
+    seconds on the injected reactor and sends the result; the session calls
+    :meth:`IStreamLink.heard` when the client's pong message arrives.
+    """
+
+    def app_ping_payload(now_ms: int) -> bytes | None:
+        """The next application-level ping message, or None to skip this one."""
+
+
 @frozen
 class Keepalive:
-    """A venue's WebSocket keep-alive: server pings and how long it waits for pongs."""
+    """
+    A venue's WebSocket keep-alive: server pings and how long it waits for pongs.
+    Every timer runs in the shared protocol, on the injected reactor.
+    """
 
     #: seconds between server pings; 0: the server does not ping
     ping_interval: float = 0.0
     #: seconds without a pong (or any frame) before the server drops the connection
     pong_timeout: float = 0.0
+    #: seconds between application-level server pings (the session must provide
+    #: :class:`IAppPingSession`); 0: none. ``pong_timeout`` applies to them too: the
+    #: session reports each pong message with :meth:`IStreamLink.heard`.
+    app_ping_interval: float = 0.0
+    #: seconds without any message in either direction before the server drops the
+    #: connection (Hyperliquid: 60); 0: never
+    idle_timeout: float = 0.0
 
 
 @frozen

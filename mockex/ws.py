@@ -23,6 +23,7 @@ from zope.interface import implementer
 
 from mockex.interfaces import (
     Handshake,
+    IAppPingSession,
     IExchange,
     IStreamLink,
     IStreamSession,
@@ -60,6 +61,9 @@ class StreamProtocol(WebSocketServerProtocol):
     # path, which never reaches onConnect but still closes.
     _topics: dict[ITopic, None] = {}
     _keepalive: LoopingCall | None = None
+    _app_keepalive: LoopingCall | None = None
+    _idle: IDelayedCall | None = None
+    _last_activity: float = 0.0
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -81,15 +85,22 @@ class StreamProtocol(WebSocketServerProtocol):
         factory = self.factory
         factory.live.add(self)
         keepalive = factory.venue.keepalive
+        self._last_heard = self._last_activity = factory.reactor.seconds()
         if keepalive.ping_interval > 0:
-            self._last_heard = factory.reactor.seconds()
             self._keepalive = LoopingCall(self._ping)
             self._keepalive.clock = factory.reactor
             self._keepalive.start(keepalive.ping_interval, now=False)
+        if keepalive.app_ping_interval > 0:
+            self._app_keepalive = LoopingCall(self._app_ping)
+            self._app_keepalive.clock = factory.reactor
+            self._app_keepalive.start(keepalive.app_ping_interval, now=False)
+        if keepalive.idle_timeout > 0:
+            self._idle = factory.reactor.callLater(keepalive.idle_timeout, self._check_idle)
         assert self.session is not None
         self._guard(self.session.opened, self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        self._last_activity = self.factory.reactor.seconds()
         if self.session is not None:
             self._guard(self.session.received, payload, isBinary)
 
@@ -99,9 +110,13 @@ class StreamProtocol(WebSocketServerProtocol):
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         factory = self.factory
         factory.live.discard(self)
-        if self._keepalive is not None and self._keepalive.running:
-            self._keepalive.stop()
-        self._keepalive = None
+        for loop in (self._keepalive, self._app_keepalive):
+            if loop is not None and loop.running:
+                loop.stop()
+        self._keepalive = self._app_keepalive = None
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
         for topic in list(self._topics):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
@@ -120,10 +135,35 @@ class StreamProtocol(WebSocketServerProtocol):
         if payload is not None:
             self.sendPing(payload)
 
+    def _app_ping(self) -> None:
+        """An application-level ping (a message the session renders), on the same rules."""
+        keepalive = self.factory.venue.keepalive
+        if self.factory.reactor.seconds() - self._last_heard >= keepalive.pong_timeout > 0:
+            log.info("closing {peer}: no pong message for {t} s", peer=self.peer, t=keepalive.pong_timeout)
+            self.dropConnection(abort=True)
+            return
+        session = IAppPingSession(self.session)
+        payload = session.app_ping_payload(self.now_ms())
+        if payload is not None:
+            self.send(payload)
+
+    def _check_idle(self) -> None:
+        self._idle = None
+        timeout = self.factory.venue.keepalive.idle_timeout
+        quiet = self.factory.reactor.seconds() - self._last_activity
+        if quiet >= timeout:
+            log.info("closing {peer}: no message for {t} s", peer=self.peer, t=timeout)
+            self.dropConnection(abort=True)
+            return
+        self._idle = self.factory.reactor.callLater(timeout - quiet, self._check_idle)
+
     # -- IStreamLink ------------------------------------------------------------
 
     def now_ms(self) -> int:
         return self.factory.hub.clock.now_ms()
+
+    def heard(self) -> None:
+        self._last_heard = self.factory.reactor.seconds()
 
     @property
     def topics(self) -> list[ITopic]:
@@ -154,6 +194,7 @@ class StreamProtocol(WebSocketServerProtocol):
     def deliver(self, prepared: Any) -> None:
         """Send a prepared message, unless the connection is no longer open."""
         if self.state == WebSocketServerProtocol.STATE_OPEN:
+            self._last_activity = self.factory.reactor.seconds()
             self.sendPreparedMessage(prepared)
 
     def _guard(self, f: Callable[..., None], *args: Any) -> None:
