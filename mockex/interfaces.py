@@ -130,8 +130,12 @@ class ITopic(Interface):
 
     feed = Attribute("The :class:`Feed` this topic follows.")
 
-    def render(update: CandleUpdate) -> bytes:
-        """The message (UTF-8 JSON text) that carries ``update`` on this topic."""
+    def render(update: CandleUpdate) -> bytes | None:
+        """
+        The message (UTF-8 JSON text) that carries ``update`` on this topic, or None to
+        send nothing for it (a topic that only uses the feed as a clock, such as a
+        venue's heartbeat channel, skips the closing push).
+        """
 
 
 class IStreamLink(Interface):
