@@ -137,8 +137,12 @@ class ITopic(Interface):
 
     feed = Attribute("The :class:`Feed` this topic follows.")
 
-    def render(update: CandleUpdate) -> bytes:
-        """The message (UTF-8 JSON text) that carries ``update`` on this topic."""
+    def render(update: CandleUpdate) -> bytes | None:
+        """
+        The message (UTF-8 JSON text) that carries ``update`` on this topic, or None to
+        send nothing for it (a topic that only uses the feed as a clock, such as a
+        venue's heartbeat channel, skips the closing push).
+        """
 
 
 class IStreamLink(Interface):
@@ -159,6 +163,12 @@ class IStreamLink(Interface):
     def close(code: int, reason: str = "") -> None:
         """Close the connection with a close frame."""
 
+    def heard() -> None:
+        """
+        The client answered an application-level ping (the venue's own pong message):
+        reset the pong timeout, as a WebSocket pong frame does.
+        """
+
     topics = Attribute("The topics this connection is subscribed to, in order.")
 
 
@@ -177,17 +187,41 @@ class IStreamSession(Interface):
         does not ping at the WebSocket level.
         """
 
+
+
+class IShutdownNoticeSession(IStreamSession):
+    """
+    A session of a venue that warns clients before planned maintenance (Binance's
+    ``serverShutdown``). Optional: the shared machinery sends no notice to sessions
+    that do not provide it.
+    """
+
     def shutdown_notice(now_ms: int) -> bytes | None:
         """
         The venue's "server going away" message for this connection, in its current
-        format (raw or combined, ms or µs), or None if the venue has none. Optional:
-        the shared machinery treats a session without it as None.
+        format (raw or combined, ms or µs), or None.
         """
+
+
+class IAppPingSession(IStreamSession):
+    """
+    A session of a venue whose server sends application-level pings (a JSON message
+    such as AscendEX's ``{"m":"ping","hp":3}``, not a WebSocket ping frame). The shared
+    protocol calls :meth:`app_ping_payload` every ``Keepalive.app_ping_interval``
+    seconds on the injected reactor and sends the result; the session calls
+    :meth:`IStreamLink.heard` when the client's pong message arrives.
+    """
+
+    def app_ping_payload(now_ms: int) -> bytes | None:
+        """The next application-level ping message, or None to skip this one."""
 
 
 @frozen
 class Keepalive:
-    """A venue's WebSocket keep-alive: server pings and how long it waits for pongs."""
+    """
+    A venue's WebSocket keep-alive: server pings and how long it waits for pongs.
+    Every timer runs in the shared protocol, on the injected reactor.
+    """
 
     #: seconds between server pings; 0: the server does not ping
     ping_interval: float = 0.0
@@ -198,6 +232,13 @@ class Keepalive:
     #: (KuCoin's ``{"type":"ping"}``). With it, ``ping_interval`` is how often the
     #: server checks, and a session whose ``ping_payload()`` is None never pings.
     any_message: bool = False
+    #: seconds between application-level server pings (the session must provide
+    #: :class:`IAppPingSession`); 0: none. ``pong_timeout`` applies to them too: the
+    #: session reports each pong message with :meth:`IStreamLink.heard`.
+    app_ping_interval: float = 0.0
+    #: seconds without any message in either direction before the server drops the
+    #: connection (Hyperliquid: 60); 0: never
+    idle_timeout: float = 0.0
 
 
 @frozen

@@ -138,6 +138,9 @@ class StreamHub:
         for topic, members in list(state.topics.items()):
             if not members:
                 continue
-            prepared = self._prepare(topic.render(update))
+            payload = topic.render(update)
+            if payload is None:  # the topic has nothing to say about this update
+                continue
+            prepared = self._prepare(payload)
             for subscriber in list(members):
                 subscriber.deliver(prepared, topic, update)

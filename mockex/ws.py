@@ -24,8 +24,10 @@ from zope.interface import implementer
 from mockex.interfaces import (
     CandleUpdate,
     Handshake,
+    IAppPingSession,
     IExchange,
     IStreamLink,
+    IShutdownNoticeSession,
     IStreamSession,
     ITopic,
     IVenueContext,
@@ -73,6 +75,9 @@ class StreamProtocol(WebSocketServerProtocol):
     #: True while frame faults are installed (kept up to date by the controller)
     frame_faults: bool = False
     _inbound_calls: "set[IDelayedCall]" = frozenset()  # type: ignore[assignment]
+    _app_keepalive: LoopingCall | None = None
+    _idle: IDelayedCall | None = None
+    _last_activity: float = 0.0
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -97,11 +102,17 @@ class StreamProtocol(WebSocketServerProtocol):
         factory = self.factory
         factory.live.add(self)
         keepalive = factory.venue.keepalive
+        self._last_heard = self._last_activity = factory.reactor.seconds()
         if keepalive.ping_interval > 0:
-            self._last_heard = factory.reactor.seconds()
             self._keepalive = LoopingCall(self._ping)
             self._keepalive.clock = factory.reactor
             self._keepalive.start(keepalive.ping_interval, now=False)
+        if keepalive.app_ping_interval > 0:
+            self._app_keepalive = LoopingCall(self._app_ping)
+            self._app_keepalive.clock = factory.reactor
+            self._app_keepalive.start(keepalive.app_ping_interval, now=False)
+        if keepalive.idle_timeout > 0:
+            self._idle = factory.reactor.callLater(keepalive.idle_timeout, self._check_idle)
         assert self.session is not None
         if self._faults is not None:
             self._faults.ws_registered(self)
@@ -133,9 +144,12 @@ class StreamProtocol(WebSocketServerProtocol):
             self._guard(self.session.received, payload, isBinary)
 
     def _heard_message(self) -> None:
-        """For venues whose keep-alive counts any client message as a sign of life."""
+        """A client message reached the session: activity for the idle timeout, and a
+        sign of life for venues whose keep-alive counts any message."""
+        now = self.factory.reactor.seconds()
+        self._last_activity = now
         if self._keepalive is not None and self.factory.venue.keepalive.any_message:
-            self._last_heard = self.factory.reactor.seconds()
+            self._last_heard = now
 
     def onPing(self, payload: bytes) -> None:
         faults = self._faults
@@ -163,9 +177,13 @@ class StreamProtocol(WebSocketServerProtocol):
             if call.active():
                 call.cancel()
         self._inbound_calls = frozenset()  # type: ignore[assignment]
-        if getattr(self, "_keepalive", None) is not None and self._keepalive.running:
-            self._keepalive.stop()
-        self._keepalive = None
+        for loop in (self._keepalive, self._app_keepalive):
+            if loop is not None and loop.running:
+                loop.stop()
+        self._keepalive = self._app_keepalive = None
+        if self._idle is not None and self._idle.active():
+            self._idle.cancel()
+        self._idle = None
         for topic in list(self._topics):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
@@ -184,10 +202,35 @@ class StreamProtocol(WebSocketServerProtocol):
         if payload is not None:
             self.sendPing(payload)
 
+    def _app_ping(self) -> None:
+        """An application-level ping (a message the session renders), on the same rules."""
+        keepalive = self.factory.venue.keepalive
+        if self.factory.reactor.seconds() - self._last_heard >= keepalive.pong_timeout > 0:
+            log.info("closing {peer}: no pong message for {t} s", peer=self.peer, t=keepalive.pong_timeout)
+            self.dropConnection(abort=True)
+            return
+        session = IAppPingSession(self.session)
+        payload = session.app_ping_payload(self.now_ms())
+        if payload is not None:
+            self.send(payload)
+
+    def _check_idle(self) -> None:
+        self._idle = None
+        timeout = self.factory.venue.keepalive.idle_timeout
+        quiet = self.factory.reactor.seconds() - self._last_activity
+        if quiet >= timeout:
+            log.info("closing {peer}: no message for {t} s", peer=self.peer, t=timeout)
+            self.dropConnection(abort=True)
+            return
+        self._idle = self.factory.reactor.callLater(timeout - quiet, self._check_idle)
+
     # -- IStreamLink ------------------------------------------------------------
 
     def now_ms(self) -> int:
         return self.factory.hub.clock.now_ms()
+
+    def heard(self) -> None:
+        self._last_heard = self.factory.reactor.seconds()
 
     @property
     def topics(self) -> list[ITopic]:
@@ -221,6 +264,8 @@ class StreamProtocol(WebSocketServerProtocol):
         ``update`` say what it carries (None for a venue's reply), for message faults.
         """
         if self.state == WebSocketServerProtocol.STATE_OPEN:
+            if self._idle is not None:
+                self._last_activity = self.factory.reactor.seconds()
             if self.frame_faults:
                 self._faults.deliver(self, prepared, topic, update)
             else:
@@ -270,11 +315,10 @@ class StreamProtocol(WebSocketServerProtocol):
 
     def shutdown_notice(self) -> bytes | None:
         """The venue's shutdown notice for this connection, if it has one."""
-        notice = getattr(self.session, "shutdown_notice", None)
-        if notice is None:
+        if not IShutdownNoticeSession.providedBy(self.session):
             return None
         try:
-            return notice(self.now_ms())
+            return self.session.shutdown_notice(self.now_ms())  # type: ignore[union-attr]
         except Exception:
             log.failure("venue shutdown_notice failed")
             return None

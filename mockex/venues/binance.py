@@ -58,6 +58,7 @@ from mockex.interfaces import (
     Handshake,
     IExchange,
     IStreamLink,
+    IShutdownNoticeSession,
     IStreamSession,
     ITopic,
     IVenueContext,
@@ -637,7 +638,7 @@ def _valid_id(value: Any) -> bool:
     return False
 
 
-@implementer(IStreamSession)
+@implementer(IShutdownNoticeSession)
 class BinanceSession:
     """One connection to the market streams."""
 
