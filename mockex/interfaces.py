@@ -179,6 +179,11 @@ class Keepalive:
     ping_interval: float = 0.0
     #: seconds without a pong (or any frame) before the server drops the connection
     pong_timeout: float = 0.0
+    #: if True, every message received or sent counts as life, not only pongs (OKX
+    #: breaks a connection after 30 s with no data either way). With
+    #: ``ping_interval`` > 0 and a session whose ``ping_payload()`` is None, the server
+    #: sends no pings and ``ping_interval`` is only how often it checks.
+    traffic_counts: bool = False
 
 
 @frozen

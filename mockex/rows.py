@@ -39,10 +39,12 @@ class RowCache:
         fmt_key: Hashable,
         fmt: Formatter,
         separator: bytes = b",",
+        newest_first: bool = False,
     ) -> bytes:
         """
         ``count`` candles from ``first_open`` formatted by ``fmt`` and joined by
-        ``separator`` (chronological order).
+        ``separator``, in chronological order, or newest first (as Bybit and OKX list
+        them) if ``newest_first``.
         """
         if count <= 0:
             return b""
@@ -52,12 +54,18 @@ class RowCache:
         parts = []
         if closed_count:
             parts.append(
-                self._closed_block(market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator)
+                self._closed_block(
+                    market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator,
+                    newest_first,
+                )
             )
         if not last_closed:
             live = self.source.candle(market, interval, last_open, now_ms, offset_ms)
             if live is not None:
-                parts.append(fmt(live))
+                if newest_first:
+                    parts.insert(0, fmt(live))
+                else:
+                    parts.append(fmt(live))
         return separator.join(parts)
 
     def _closed_block(
@@ -71,8 +79,9 @@ class RowCache:
         fmt_key: Hashable,
         fmt: Formatter,
         separator: bytes,
+        newest_first: bool = False,
     ) -> bytes:
-        block_key = (fmt_key, market, interval, offset_ms, first_open, count, separator)
+        block_key = (fmt_key, market, interval, offset_ms, first_open, count, separator, newest_first)
         block = self._blocks.get(block_key)
         if block is not None:
             return block
@@ -106,6 +115,8 @@ class RowCache:
                 start = end + 1
             while len(rows) > self._max_rows:
                 del rows[next(iter(rows))]
+        if newest_first:
+            out.reverse()
         block = separator.join(out)
         self._blocks[block_key] = block
         if len(self._blocks) > self._max_blocks:

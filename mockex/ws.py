@@ -90,6 +90,8 @@ class StreamProtocol(WebSocketServerProtocol):
         self._guard(self.session.opened, self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        if self._keepalive is not None and self.factory.venue.keepalive.traffic_counts:
+            self._last_heard = self.factory.reactor.seconds()
         if self.session is not None:
             self._guard(self.session.received, payload, isBinary)
 
@@ -154,6 +156,8 @@ class StreamProtocol(WebSocketServerProtocol):
     def deliver(self, prepared: Any) -> None:
         """Send a prepared message, unless the connection is no longer open."""
         if self.state == WebSocketServerProtocol.STATE_OPEN:
+            if self._keepalive is not None and self.factory.venue.keepalive.traffic_counts:
+                self._last_heard = self.factory.reactor.seconds()
             self.sendPreparedMessage(prepared)
 
     def _guard(self, f: Callable[..., None], *args: Any) -> None:
