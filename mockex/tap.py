@@ -79,16 +79,13 @@ class Options(usage.Options):
         self["listens"] = []
 
     def opt_exchange(self, name: str) -> None:
-        """The venue to imitate (see --list-exchanges); repeat it to serve several
-        venues from one process, each on its own port [default: binance_spot]."""
+        """The venue to imitate (see --list-exchanges); repeat it to serve several venues from one process, each on its own port [default: binance_spot]."""  # noqa: E501
         self["exchanges"].append(name)
 
     opt_e = opt_exchange
 
     def opt_listen(self, description: str) -> None:
-        """Where to listen: a Twisted strports description; repeat it once per
-        --exchange, in the same order [default: tcp:8080:interface=127.0.0.1, then
-        8081, 8082... for further venues]."""
+        """Where to listen: a Twisted strports description; once per --exchange, in the same order [default: tcp:8080:interface=127.0.0.1, then 8081, 8082...]."""  # noqa: E501
         self["listens"].append(description)
 
     opt_l = opt_listen

@@ -77,7 +77,7 @@ from mockex.interfaces import (
     RestRoute,
     VenueError,
 )
-from mockex.intervals import CANONICAL, DAY_MS, HOUR_MS, Interval, days_from_civil
+from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
 from mockex.venues.binance import split_symbol
 

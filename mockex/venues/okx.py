@@ -57,7 +57,7 @@ from typing import Any, Mapping, Sequence
 from attrs import frozen
 from zope.interface import implementer
 
-from mockex.fmt import fixed, plain
+from mockex.fmt import plain
 from mockex.interfaces import (
     BUSY,
     DISCONNECTED,
