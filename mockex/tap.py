@@ -6,6 +6,12 @@
         --seed 7 --pairs BTCUSDT:50000,ETHUSDT:3000 --speed 60
     twistd -n mockex --latency-ms 200 --loss 0.05 --error-rate 0.01
     twistd -n mockex --scenario outage.yaml --control-token s3cret
+    twistd -n mockex --exchange binance_spot --exchange bybit_spot    # 8080 and 8081
+
+Several venues in one process: ``--exchange`` is repeatable, and so is ``--listen``; the
+n-th ``--listen`` belongs to the n-th ``--exchange``. Without ``--listen`` the venues take
+consecutive ports from 8080 on 127.0.0.1. Seed, pairs, speed, start and options are shared
+(one market clock per venue, all started together).
 
 The twistd plugin (``twisted/plugins/mockex_plugin.py``) names this module lazily, so
 importing the plugin never imports Klein or installs a reactor.
@@ -23,7 +29,13 @@ from twisted.python import usage
 
 from mockex.plugins import UnknownExchange, exchanges, find_exchange
 
-DEFAULT_LISTEN = "tcp:8080:interface=127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_LISTEN = f"tcp:{DEFAULT_PORT}:interface=127.0.0.1"
+
+
+def default_listen(index: int) -> str:
+    """The listen description of the ``index``-th venue when none is given."""
+    return f"tcp:{DEFAULT_PORT + index}:interface=127.0.0.1"
 
 
 def parse_pairs(text: str) -> list[tuple[str, float]]:
@@ -56,8 +68,6 @@ class Options(usage.Options):
         "--listen says otherwise."
     )
     optParameters = [
-        ["exchange", "e", "binance_spot", "The venue to imitate (see --list-exchanges)."],
-        ["listen", "l", DEFAULT_LISTEN, "Where to listen: a Twisted strports description."],
         ["seed", "s", 0, "Seed of the market data: same seed, same candles.", int],
         ["pairs", "p", None, "Markets to list, SYMBOL:PRICE,... (default: the venue's own set)."],
         ["speed", None, 1.0, "Market time runs this many times faster than real time.", float],
@@ -80,6 +90,20 @@ class Options(usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["options"] = {}
+        self["exchanges"] = []
+        self["listens"] = []
+
+    def opt_exchange(self, name: str) -> None:
+        """The venue to imitate (see --list-exchanges); repeat it to serve several venues from one process, each on its own port [default: binance_spot]."""  # noqa: E501
+        self["exchanges"].append(name)
+
+    opt_e = opt_exchange
+
+    def opt_listen(self, description: str) -> None:
+        """Where to listen: a Twisted strports description; once per --exchange, in the same order [default: tcp:8080:interface=127.0.0.1, then 8081, 8082...]."""  # noqa: E501
+        self["listens"].append(description)
+
+    opt_l = opt_listen
 
     def opt_option(self, value: str) -> None:
         """A venue switch KEY=VALUE (repeatable), e.g. limit_over_max=error."""
@@ -93,18 +117,36 @@ class Options(usage.Options):
             for name, plugin in exchanges().items():
                 print(f"{name:24} {plugin.description}")
             raise SystemExit(0)
-        try:
-            self["venue"] = find_exchange(self["exchange"])
-        except UnknownExchange as e:
-            raise usage.UsageError(str(e)) from None
+        names = self["exchanges"] or ["binance_spot"]
+        if len(set(names)) != len(names):
+            raise usage.UsageError("--exchange: each venue can be named once")
+        listens = self["listens"]
+        if not listens:
+            listens = [default_listen(i) for i in range(len(names))]
+        elif len(listens) != len(names):
+            raise usage.UsageError(
+                f"--listen: given {len(listens)} times for {len(names)} venue(s); give it once "
+                "per --exchange, in the same order, or not at all (ports 8080, 8081, ...)"
+            )
+        venues = []
+        for name in names:
+            try:
+                venues.append(find_exchange(name))
+            except UnknownExchange as e:
+                raise usage.UsageError(str(e)) from None
+        #: [(venue, listen description)] in the order given
+        self["serve"] = list(zip(venues, listens))
+        # The first venue under the names of the single-venue options.
+        self["exchange"], self["listen"], self["venue"] = names[0], listens[0], venues[0]
         if self["pairs"] is not None:
             self["pair_list"] = parse_pairs(self["pairs"])
             from mockex.server import build_markets
 
-            try:
-                build_markets(self["venue"], self["pair_list"])
-            except ValueError as e:
-                raise usage.UsageError(f"--pairs: {e}") from None
+            for venue in venues:
+                try:
+                    build_markets(venue, self["pair_list"])
+                except ValueError as e:
+                    raise usage.UsageError(f"--pairs ({venue.name}): {e}") from None
         else:
             self["pair_list"] = None
         if not self["speed"] > 0:
@@ -138,53 +180,70 @@ class Options(usage.Options):
 
 
 class MockService(Service):
-    """Runs one :class:`~mockex.server.MockServer` for the lifetime of twistd."""
+    """Runs one :class:`~mockex.server.MockServer` per venue for the lifetime of twistd."""
 
     def __init__(self, options: Options, reactor: Any = None) -> None:
         self.options = options
         self.reactor = reactor
-        self.server: Any = None
+        #: the servers, in the order of --exchange
+        self.servers: list[Any] = []
+
+    @property
+    def server(self) -> Any:
+        """The first venue's server (the only one, unless several were named)."""
+        return self.servers[0] if self.servers else None
 
     def startService(self) -> None:
         from mockex.server import MockServer
 
         super().startService()
         o = self.options
-        self.server = MockServer(
-            o["venue"],
-            seed=o["seed"],
-            pairs=o["pair_list"],
-            reactor=self.reactor,
-            speed=o["speed"],
-            origin_ms=o["start"],
-            options=o["options"],
-            listen=o["listen"],
-            faults=not o["no-faults"],
-            control_token=o["control-token"],
-            scenario_dir=o["scenario-dir"],
-        )
-        if self.server.faults is not None:
-            if o["scenario"] is not None:
-                self.server.faults.load_scenario(o["scenario"])
-            if o["latency-ms"] or o["jitter-ms"] or o["loss"] or o["error-rate"]:
-                self.server.set_network_conditions(
-                    o["latency-ms"], o["loss"], o["error-rate"], jitter_ms=o["jitter-ms"]
-                )
-        d = self.server.start()
-        d.addErrback(self._failed)
+        serve = o.get("serve") or [(o["venue"], o["listen"])]
+        for venue, listen in serve:
+            server = MockServer(
+                venue,
+                seed=o["seed"],
+                pairs=o["pair_list"],
+                reactor=self.reactor,
+                speed=o["speed"],
+                origin_ms=o["start"],
+                options=o["options"],
+                listen=listen,
+                faults=not o["no-faults"],
+                control_token=o["control-token"],
+                scenario_dir=o["scenario-dir"],
+            )
+            if server.faults is not None:
+                if o["scenario"] is not None:
+                    server.faults.load_scenario(o["scenario"])
+                if o["latency-ms"] or o["jitter-ms"] or o["loss"] or o["error-rate"]:
+                    server.set_network_conditions(
+                        o["latency-ms"], o["loss"], o["error-rate"], jitter_ms=o["jitter-ms"]
+                    )
+            self.servers.append(server)
+            d = server.start()
+            d.addErrback(self._failed, venue.name, listen)
 
-    def _failed(self, failure: Any) -> None:
-        print(f"mockex: cannot listen on {self.options['listen']}: {failure.value}", file=sys.stderr)
+    def _failed(self, failure: Any, name: str, listen: str) -> None:
+        print(f"mockex: cannot serve {name} on {listen}: {failure.value}", file=sys.stderr)
         reactor = self.reactor
         if reactor is None:
             from twisted.internet import reactor
-        reactor.stop()
+        from twisted.internet.error import ReactorNotRunning
+
+        try:
+            reactor.stop()
+        except ReactorNotRunning:  # another venue failed first
+            pass
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
-        if self.server is not None:
-            return self.server.stop()
-        return None
+        if not self.servers:
+            return None
+        from twisted.internet.defer import gatherResults
+
+        stopping = [server.stop() for server in self.servers]
+        return gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:

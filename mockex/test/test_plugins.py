@@ -37,7 +37,7 @@ class DiscoveryTests(SynchronousTestCase):
         """
         if not DOCS.exists():
             self.skipTest("docs/ not present (installed copy)")
-        code = re.search(r"```python\n(# myvenue/mockex/plugins/acme_venue.py.*?)```", DOCS.read_text(), re.S)
+        code = re.search(r"```python\n(# acme-mockex/mockex/plugins/acme_venue.py.*?)```", DOCS.read_text(), re.S)
         assert code is not None
         root = Path(self.mktemp())
         plugins = root / "mockex" / "plugins"

@@ -120,3 +120,51 @@ class FaultOptionsTests(SynchronousTestCase):
                      ["--scenario-dir", "/nonexistent"]):
             o = Options()
             self.assertRaises(usage.UsageError, o.parseOptions, argv)
+class SeveralVenuesTests(SynchronousTestCase):
+    def test_repeated_exchange_takes_consecutive_ports(self) -> None:
+        """``--exchange`` twice: each venue on its own port, 8080 and 8081 on loopback."""
+        reactor = MemoryReactorClock()
+        options = Options()
+        options.parseOptions(["--exchange", "binance_spot", "--exchange", "bybit_spot", "-e", "okx_spot"])
+        self.assertEqual([v.name for v, _ in options["serve"]], ["binance_spot", "bybit_spot", "okx_spot"])
+        service = makeService(options, reactor)
+        service.startService()
+        bound = [(port, interface) for port, _f, _b, interface in reactor.tcpServers]
+        self.assertEqual(bound, [(8080, "127.0.0.1"), (8081, "127.0.0.1"), (8082, "127.0.0.1")])
+        servers = service.servers  # type: ignore[attr-defined]
+        self.assertEqual([s.venue.name for s in servers], ["binance_spot", "bybit_spot", "okx_spot"])
+        self.assertIs(service.server, servers[0])  # type: ignore[attr-defined]
+        # Each port's factory is its own venue's.
+        self.assertEqual([f for _p, f, _b, _i in reactor.tcpServers], [s.factory for s in servers])
+        self.successResultOf(service.stopService())
+        self.assertEqual(reactor.getDelayedCalls(), [])
+
+    def test_listen_per_exchange(self) -> None:
+        reactor = MemoryReactorClock()
+        options = Options()
+        options.parseOptions([
+            "--exchange", "bybit_perpetual", "--listen", "tcp:9001:interface=127.0.0.1",
+            "--exchange", "okx_perpetual", "--listen", "tcp:9002:interface=127.0.0.1",
+        ])
+        service = makeService(options, reactor)
+        service.startService()
+        self.assertEqual([p for p, *_ in reactor.tcpServers], [9001, 9002])
+        self.successResultOf(service.stopService())
+
+    def test_mismatched_or_repeated(self) -> None:
+        for argv in (
+            ["--exchange", "binance_spot", "--exchange", "bybit_spot", "--listen", "tcp:9000"],
+            ["--exchange", "bybit_spot", "--exchange", "bybit_spot"],
+            ["--exchange", "bybit_spot", "--exchange", "nasdaq"],
+        ):
+            self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+
+    def test_pairs_apply_to_every_venue(self) -> None:
+        options = Options()
+        options.parseOptions(["-e", "binance_perpetual", "-e", "okx_spot", "--pairs", "BTC/USDT:50000"])
+        reactor = MemoryReactorClock()
+        service = makeService(options, reactor)
+        service.startService()
+        markets = [list(s.markets) for s in service.servers]  # type: ignore[attr-defined]
+        self.assertEqual(markets, [["BTCUSDT"], ["BTC-USDT"]])
+        self.successResultOf(service.stopService())

@@ -332,30 +332,43 @@ def _market(context: IVenueContext, symbol: str) -> Market:
 # Formatting
 
 
-def kline_row(candle: Candle, market: Market, scale: int) -> bytes:
-    """One REST row: 12 fields, times as integers, decimals as 8-place strings."""
+#: How many decimals a venue writes for (prices, base volumes, quote volumes) of a
+#: market: spot pads everything to 8; USDⓈ-M futures write the symbol's own precision.
+Places = tuple[int, int, int]
+
+
+def spot_places(market: Market) -> Places:
+    return (PLACES, PLACES, PLACES)
+
+
+def kline_row(candle: Candle, market: Market, scale: int, places: Places = (PLACES, PLACES, PLACES)) -> bytes:
+    """One REST row: 12 fields, times as integers, decimals as strings (8 places on spot)."""
     p, q = market.price_decimals, market.qty_decimals
+    pp, qp, vp = places
     return (
-        f'[{candle.open_ms * scale},"{fixed(candle.open, p, PLACES)}","{fixed(candle.high, p, PLACES)}",'
-        f'"{fixed(candle.low, p, PLACES)}","{fixed(candle.close, p, PLACES)}","{fixed(candle.volume, q, PLACES)}",'
-        f'{candle.end_ms * scale - 1},"{fixed(candle.quote_volume, QUOTE_DECIMALS, PLACES)}",{candle.trades},'
-        f'"{fixed(candle.taker_base, q, PLACES)}","{fixed(candle.taker_quote, QUOTE_DECIMALS, PLACES)}","0"]'
+        f'[{candle.open_ms * scale},"{fixed(candle.open, p, pp)}","{fixed(candle.high, p, pp)}",'
+        f'"{fixed(candle.low, p, pp)}","{fixed(candle.close, p, pp)}","{fixed(candle.volume, q, qp)}",'
+        f'{candle.end_ms * scale - 1},"{fixed(candle.quote_volume, QUOTE_DECIMALS, vp)}",{candle.trades},'
+        f'"{fixed(candle.taker_base, q, qp)}","{fixed(candle.taker_quote, QUOTE_DECIMALS, vp)}","0"]'
     ).encode()
 
 
-def kline_event(symbol: str, interval_name: str, update: CandleUpdate, scale: int) -> str:
+def kline_event(
+    symbol: str, interval_name: str, update: CandleUpdate, scale: int, places: Places = (PLACES, PLACES, PLACES)
+) -> str:
     """The ``kline`` event payload of the streams (field order as documented)."""
     c = update.candle
     market = update.feed.market
     p, q = market.price_decimals, market.qty_decimals
+    pp, qp, vp = places
     return (
         f'{{"e":"kline","E":{update.event_ms * scale},"s":"{symbol}","k":{{'
         f'"t":{c.open_ms * scale},"T":{c.end_ms * scale - 1},"s":"{symbol}","i":"{interval_name}",'
-        f'"f":{c.first_trade_id},"L":{c.last_trade_id},"o":"{fixed(c.open, p, PLACES)}",'
-        f'"c":"{fixed(c.close, p, PLACES)}","h":"{fixed(c.high, p, PLACES)}","l":"{fixed(c.low, p, PLACES)}",'
-        f'"v":"{fixed(c.volume, q, PLACES)}","n":{c.trades},"x":{"true" if c.closed else "false"},'
-        f'"q":"{fixed(c.quote_volume, QUOTE_DECIMALS, PLACES)}","V":"{fixed(c.taker_base, q, PLACES)}",'
-        f'"Q":"{fixed(c.taker_quote, QUOTE_DECIMALS, PLACES)}","B":"0"}}}}'
+        f'"f":{c.first_trade_id},"L":{c.last_trade_id},"o":"{fixed(c.open, p, pp)}",'
+        f'"c":"{fixed(c.close, p, pp)}","h":"{fixed(c.high, p, pp)}","l":"{fixed(c.low, p, pp)}",'
+        f'"v":"{fixed(c.volume, q, qp)}","n":{c.trades},"x":{"true" if c.closed else "false"},'
+        f'"q":"{fixed(c.quote_volume, QUOTE_DECIMALS, vp)}","V":"{fixed(c.taker_base, q, qp)}",'
+        f'"Q":"{fixed(c.taker_quote, QUOTE_DECIMALS, vp)}","B":"0"}}}}'
     )
 
 
@@ -599,9 +612,11 @@ class KlineTopic:
     interval_name: str
     combined: bool
     scale: int
+    #: decimal places of (prices, volumes, quote volumes); spot's 8 by default
+    places: Places = (PLACES, PLACES, PLACES)
 
     def render(self, update: CandleUpdate) -> bytes:
-        payload = kline_event(self.symbol, self.interval_name, update, self.scale)
+        payload = kline_event(self.symbol, self.interval_name, update, self.scale, self.places)
         if self.combined:
             payload = f'{{"stream":"{self.stream}","data":{payload}}}'
         return payload.encode()
@@ -640,12 +655,30 @@ def _valid_id(value: Any) -> bool:
 
 @implementer(IShutdownNoticeSession)
 class BinanceSession:
-    """One connection to the market streams."""
+    """
+    One connection to the market streams. ``intervals`` and ``places`` are the venue's
+    (spot: every interval, 8 decimals); ``silent`` connections acknowledge everything and
+    carry no klines (a USDⓈ-M futures route that does not serve them).
+    """
 
-    def __init__(self, context: IVenueContext, combined: bool, scale: int, streams: Sequence[str]) -> None:
+    def __init__(
+        self,
+        context: IVenueContext,
+        combined: bool,
+        scale: int,
+        streams: Sequence[str],
+        intervals: Mapping[str, Interval] = CANONICAL,
+        places: Any = spot_places,
+        time_zones: bool = True,
+        silent: bool = False,
+    ) -> None:
         self.context = context
         self.combined = combined
         self.scale = scale
+        self._intervals = intervals
+        self._places = places
+        self._time_zones = time_zones
+        self._silent = silent
         self._initial = list(streams)
         #: stream name -> topic (None: a valid name that carries no data here)
         self.streams: dict[str, KlineTopic | None] = {}
@@ -666,15 +699,17 @@ class BinanceSession:
 
     def _topic(self, name: str) -> KlineTopic | None:
         m = _KLINE_RE.match(name)
-        if m is None:
+        if m is None or self._silent or (m.group(3) and not self._time_zones):
             return None
         market = self.context.markets.get(m.group(1).upper())
-        interval = CANONICAL.get(m.group(2))
+        interval = self._intervals.get(m.group(2))
         if market is None or interval is None:
             return None
         offset = 8 * HOUR_MS if m.group(3) else 0
         feed = Feed(market, interval, offset)
-        return KlineTopic(feed, name, m.group(1).upper(), m.group(2), self.combined, self.scale)
+        return KlineTopic(
+            feed, name, m.group(1).upper(), m.group(2), self.combined, self.scale, self._places(market)
+        )
 
     def _add(self, name: str) -> None:
         if name in self.streams:
@@ -840,6 +875,31 @@ def _method_value_end(text: str) -> int:
     return m.end(1) - 1 if m else 0
 
 
+def stream_request(handshake: Handshake, prefix: str = "") -> tuple[bool, int, list[str]]:
+    """
+    ``(combined, time scale, stream names)`` of a stream URL: ``<prefix>/ws/<s1>/<s2>``
+    or ``<prefix>/stream?streams=<s1>/<s2>``, with ``?timeUnit=``. A bad time unit
+    refuses the upgrade with 400.
+    """
+    units = handshake.params.get("timeUnit")
+    try:
+        scale = time_unit_scale(units[0] if units else None)
+    except VenueError as e:
+        raise VenueError(RestResponse(400, e.response.body, content_type=JSON)) from None
+    path = handshake.path.rstrip("/")[len(prefix):]
+    if path == "/stream":
+        # From the raw query: clients write "@+08:00" unescaped, and a "+" in a
+        # stream name is a plus sign, not a space.
+        given = ""
+        for part in handshake.query.split("&"):
+            name, _, value = part.partition("=")
+            if name == "streams":
+                given = unquote(value)
+                break
+        return True, scale, [s for s in given.split("/") if s]
+    return False, scale, [s for s in path[len("/ws"):].split("/") if s]
+
+
 # ---------------------------------------------------------------------------
 # The plugin
 
@@ -893,25 +953,8 @@ class BinanceSpot:
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
-        units = handshake.params.get("timeUnit")
-        try:
-            scale = time_unit_scale(units[0] if units else None)
-        except VenueError as e:
-            raise VenueError(RestResponse(400, e.response.body, content_type=JSON)) from None
-        path = handshake.path.rstrip("/")
-        if path == "/stream":
-            # From the raw query: clients write "@+08:00" unescaped, and a "+" in a
-            # stream name is a plus sign, not a space.
-            given = ""
-            for part in handshake.query.split("&"):
-                name, _, value = part.partition("=")
-                if name == "streams":
-                    given = unquote(value)
-                    break
-            streams = [s for s in given.split("/") if s]
-            return BinanceSession(context, True, scale, streams)
-        streams = [s for s in path[len("/ws"):].split("/") if s]
-        return BinanceSession(context, False, scale, streams)
+        combined, scale, streams = stream_request(handshake)
+        return BinanceSession(context, combined, scale, streams)
 
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000 if interval.ms == 1000 and not interval.months else 2000

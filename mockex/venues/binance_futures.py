@@ -1,0 +1,387 @@
+"""
+Binance USDⓈ-M perpetual futures market data (``binance_perpetual``): ``/fapi/v1`` REST
+and the kline streams of ``fstream.binance.com``.
+
+Shares Binance's machinery with :mod:`mockex.venues.binance` (parameter discipline,
+error format, kline payload, stream sessions and their control messages); what differs
+is written here.
+
+Sources, in order of authority:
+
+* Binance's derivatives docs (developers.binance.com, USDⓈ-M Futures: "Kline/Candlestick
+  Data", "Continuous Contract Kline/Candlestick Data", "Exchange Information", "Check
+  Server Time", "Test Connectivity", "Websocket Market Streams", "Kline/Candlestick
+  Streams", error codes): ``limit`` default 500, max 1500, request weight by limit (1 for
+  [1,100), 2 for [100,500), 5 for [500,1000], 10 above); intervals ``1m`` .. ``1M``
+  (no ``1s``); exchangeInfo with ``futuresType``, ``rateLimits`` (REQUEST_WEIGHT
+  2400/1m, ORDERS 1200/1m and 300/10s), ``assets`` and ``symbols`` (``contractType``
+  ``PERPETUAL``, ``deliveryDate`` 4133404800000, ``pricePrecision``,
+  ``quantityPrecision``, filters); streams on ``/ws`` and ``/stream`` with the same
+  kline payload as spot, pushed every 250 ms; the server pings every 3 minutes and
+  drops a connection with no pong for 10 minutes; the 2025-2026 routing of
+  ``fstream.binance.com`` into ``/public``, ``/market`` and ``/private`` (klines are
+  "regular market data", on ``/market``).
+* ccxt 4.5 (binance.py, pro/binance.py): ``load_markets`` with type ``linear`` reads
+  ``/fapi/v1/exchangeInfo`` (``symbol``, ``baseAsset``, ``quoteAsset``, ``marginAsset``,
+  ``contractType``, ``status``, ``pricePrecision``, ``quantityPrecision``, filters);
+  ``fetch_time`` asks ``/fapi/v1/time``; ``fetch_ohlcv`` sends ``symbol``, ``interval``,
+  ``limit`` (at most 1000), ``startTime``, ``endTime``; ccxt.pro rewrites a linear
+  ``.../ws`` URL to ``.../market/ws`` for klines and subscribes with ``SUBSCRIBE`` on
+  ``/market/ws/<n>``.
+* Responses captured by client projects: futures klines write prices and quantities
+  with the symbol's own precision (``"9640.7"``, ``"206"``), not spot's 8 places.
+
+Unverified choices (see docs/venues/binance_perpetual.md), switchable through
+``options``:
+
+* ``limit`` above 1500 answers ``-1130`` (``options["limit_over_max"] = "clamp"``
+  serves 1500); ``limit=0`` answers ``-1130``.
+* Quote volumes are written with price + quantity precision decimals (``"1986.97"``
+  for a 2 + 3 decimal symbol would be 5 places).
+* ``options["futures_routes"]``: ``legacy`` (default: klines on ``/ws``, ``/stream``
+  and ``/market/...``; ``/public/...`` acknowledges kline subscriptions and stays
+  silent) or ``strict`` (klines only on ``/market/...``).
+* The parameter discipline (-1101, -1102, -1104 order) is spot's; ``timeZone`` and
+  ``X-MBX-TIME-UNIT`` are not futures parameters (``timeZone`` is -1104 here).
+* ``continuousKlines`` serves ``contractType=PERPETUAL`` only; other contract types
+  answer ``-1121``.
+* ``tickSize`` is one unit of ``pricePrecision`` (real BTCUSDT lists ``0.10`` with
+  ``pricePrecision`` 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from zope.interface import implementer
+
+from mockex.fmt import fixed
+from mockex.interfaces import (
+    INTERNAL,
+    Handshake,
+    IExchange,
+    IStreamSession,
+    IVenueContext,
+    Keepalive,
+    RestRequest,
+    RestResponse,
+    RestRoute,
+)
+from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
+from mockex.market import Market, window
+from mockex.venues.binance import (
+    ERRORS,
+    JSON,
+    _SYMBOL_RE,
+    BinanceSession,
+    Params,
+    Places,
+    _dumps,
+    derivatives_exchange_info,
+    exchange_info,
+    fail,
+    invalid_data,
+    kline_row,
+    split_symbol,
+    stream_request,
+)
+
+NAME = "binance_perpetual"
+KLINES_DEFAULT_LIMIT = 500
+KLINES_MAX_LIMIT = 1500
+#: 2100-12-25 08:00 UTC: what Binance writes as a perpetual's delivery date.
+PERPETUAL_DELIVERY_MS = 4_133_404_800_000
+
+#: Every interval but ``1s``.
+INTERVALS: dict[str, Interval] = {k: v for k, v in CANONICAL.items() if k != "1s"}
+
+RATE_LIMITS: tuple[dict[str, Any], ...] = (
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
+)
+
+#: Request weight of a klines request by its ``limit`` (upper bound exclusive, weight),
+#: for the shared rate limiter: [1,100) 1, [100,500) 2, [500,1000] 5, above 10.
+KLINES_WEIGHT: tuple[tuple[int, int], ...] = ((100, 1), (500, 2), (1001, 5), (1501, 10))
+#: Weights of the other endpoints.
+WEIGHTS: dict[str, int] = {"ping": 1, "time": 1, "exchangeInfo": 1}
+
+
+def klines_weight(limit: int | None) -> int:
+    """The request weight of ``/fapi/v1/klines`` with this ``limit`` (default 500)."""
+    value = KLINES_DEFAULT_LIMIT if limit is None else limit
+    for bound, weight in KLINES_WEIGHT:
+        if value < bound:
+            return weight
+    return KLINES_WEIGHT[-1][1]
+
+
+def _listed(y: int, m: int, d: int) -> int:
+    return days_from_civil(y, m, d) * DAY_MS
+
+
+#: USDⓈ-M perpetuals: pricePrecision and quantityPrecision as listed, onboard dates.
+DEFAULT_MARKETS: tuple[Market, ...] = (
+    Market.create("BTC", "USDT", 90_000.0, price_decimals=2, qty_decimals=3, listed_ms=_listed(2019, 9, 25),
+                  daily_volume=150_000.0, daily_trades=4_000_000, daily_volatility=0.025),
+    Market.create("ETH", "USDT", 3_000.0, price_decimals=2, qty_decimals=3, listed_ms=_listed(2019, 11, 27),
+                  daily_volume=3_000_000.0, daily_trades=3_000_000, daily_volatility=0.035),
+    Market.create("BNB", "USDT", 900.0, price_decimals=3, qty_decimals=2, listed_ms=_listed(2020, 2, 10),
+                  daily_volatility=0.03),
+    Market.create("SOL", "USDT", 140.0, price_decimals=4, qty_decimals=0, listed_ms=_listed(2020, 9, 14),
+                  daily_volatility=0.045),
+    Market.create("XRP", "USDT", 2.2, price_decimals=4, qty_decimals=1, listed_ms=_listed(2020, 1, 6),
+                  daily_volatility=0.04),
+    Market.create("DOGE", "USDT", 0.16, price_decimals=6, qty_decimals=0, listed_ms=_listed(2020, 7, 10),
+                  daily_volatility=0.05),
+)
+
+
+def futures_places(market: Market) -> Places:
+    """Futures write prices, quantities and quote volumes with the symbol's precision."""
+    p, q = market.price_decimals, market.qty_decimals
+    return (p, q, p + q)
+
+
+def symbol_info(symbol: str, market: Market) -> dict[str, Any]:
+    """One ``symbols[]`` entry of ``/fapi/v1/exchangeInfo``, keys in Binance's order."""
+    p, q = market.price_decimals, market.qty_decimals
+    tick = fixed(1, p, p)
+    step = fixed(1, q, q)
+    max_qty = fixed(round(1e8 / market.price) * 10**q, q, q)
+    market_max = fixed(round(1e7 / market.price) * 10**q, q, q)
+    return {
+        "symbol": symbol,
+        "pair": symbol,
+        "contractType": "PERPETUAL",
+        "deliveryDate": PERPETUAL_DELIVERY_MS,
+        "onboardDate": market.listed_ms,
+        "status": "TRADING",
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": market.base,
+        "quoteAsset": market.quote,
+        "marginAsset": market.quote,
+        "pricePrecision": p,
+        "quantityPrecision": q,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "maxMoveOrderLimit": 10000,
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": tick,
+             "maxPrice": fixed(round(market.price * 50) * 10**p, p, p), "tickSize": tick},
+            {"filterType": "LOT_SIZE", "minQty": step, "maxQty": max_qty, "stepSize": step},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": step, "maxQty": market_max, "stepSize": step},
+            {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+            {"filterType": "MIN_NOTIONAL", "notional": "5"},
+            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
+             "multiplierDecimal": "4"},
+        ],
+        "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET",
+                       "TRAILING_STOP_MARKET"],
+        "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+        "permissionSets": ["GRID", "COPY"],
+    }
+
+
+# ---------------------------------------------------------------------------
+# REST handlers
+
+
+def _ok(body: str | bytes) -> RestResponse:
+    return RestResponse(200, body if isinstance(body, bytes) else body.encode(), content_type=JSON)
+
+
+def ping(request: RestRequest, context: IVenueContext) -> RestResponse:
+    Params(request, accepted=0)
+    return _ok(b"{}")
+
+
+def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:
+    Params(request, accepted=0)
+    return _ok(f'{{"serverTime":{context.now_ms()}}}')
+
+
+def futures_exchange_info(request: RestRequest, context: IVenueContext) -> RestResponse:
+    Params(request, accepted=0)
+    quotes = list(dict.fromkeys(m.quote for m in context.markets.values()))
+    assets = [{"asset": q, "marginAvailable": True, "autoAssetExchange": "-10000"} for q in quotes]
+    symbols = [symbol_info(name, market) for name, market in context.markets.items()]
+    body = (
+        f'{{"timezone":"UTC","serverTime":{context.now_ms()},"futuresType":"U_MARGINED",'
+        f'"rateLimits":{_dumps(list(RATE_LIMITS))},"exchangeFilters":[],'
+        f'"assets":{_dumps(assets)},"symbols":{_dumps(symbols)}}}'
+    )
+    return _ok(body)
+
+
+def _limit(params: Params, context: IVenueContext) -> int:
+    limit = params.number("limit")
+    if limit is None:
+        return KLINES_DEFAULT_LIMIT
+    if limit == 0:
+        raise invalid_data("limit")
+    if limit > KLINES_MAX_LIMIT:
+        if context.options.get("limit_over_max", "error") == "clamp":
+            return KLINES_MAX_LIMIT
+        raise invalid_data("limit")
+    return limit
+
+
+def _serve_klines(
+    context: IVenueContext, market: Market, interval: Interval, start: int | None, end: int | None, limit: int
+) -> RestResponse:
+    now = context.now_ms()
+    first_available = context.source.first_open(market, interval)
+    first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
+    places = futures_places(market)
+    body = context.rows.rows(
+        market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market, 1, places)
+    )
+    return _ok(b"[" + body + b"]")
+
+
+def _interval(params: Params) -> Interval:
+    interval = INTERVALS.get(params.required("interval"))
+    if interval is None:
+        raise fail(-1120, "Invalid interval.")
+    return interval
+
+
+def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
+    """``GET /fapi/v1/klines``: ``symbol``, ``interval``, ``startTime``, ``endTime``, ``limit``."""
+    params = Params(request, accepted=5, mandatory=("symbol", "interval"))
+    symbol = params.symbol()
+    interval = _interval(params)
+    start = params.number("startTime")
+    end = params.number("endTime")
+    limit = _limit(params, context)
+    params.all_read()
+    market = context.markets.get(symbol)
+    if market is None:
+        raise fail(-1121, "Invalid symbol.")
+    return _serve_klines(context, market, interval, start, end, limit)
+
+
+def continuous_klines(request: RestRequest, context: IVenueContext) -> RestResponse:
+    """``GET /fapi/v1/continuousKlines``: ``pair``, ``contractType``, ``interval``, ...."""
+    params = Params(request, accepted=6, mandatory=("pair", "contractType", "interval"))
+    pair = params.symbol("pair")
+    contract = params.required("contractType")
+    interval = _interval(params)
+    start = params.number("startTime")
+    end = params.number("endTime")
+    limit = _limit(params, context)
+    params.all_read()
+    if contract not in ("PERPETUAL", "CURRENT_QUARTER", "NEXT_QUARTER", "TRADIFI_PERPETUAL"):
+        raise invalid_data("contractType")
+    market = context.markets.get(pair)
+    if market is None or contract != "PERPETUAL":
+        raise fail(-1121, "Invalid symbol.")
+    return _serve_klines(context, market, interval, start, end, limit)
+
+
+# ---------------------------------------------------------------------------
+# The plugin
+
+
+#: Stream routes of fstream.binance.com: prefix -> does it carry klines (legacy, strict).
+ROUTES: dict[str, tuple[bool, bool]] = {"": (True, False), "/market": (True, True), "/public": (False, False)}
+
+
+@implementer(IExchange)
+class BinancePerpetual:
+    """The ``binance_perpetual`` venue."""
+
+    name = NAME
+    description = "Binance USD-M perpetuals: /fapi/v1 klines, continuousKlines, exchangeInfo; fstream kline streams"
+    intervals: Mapping[str, Interval] = INTERVALS
+    keepalive = Keepalive(ping_interval=180.0, pong_timeout=600.0)
+    rate_limits = RATE_LIMITS
+
+    def default_markets(self) -> Sequence[Market]:
+        return DEFAULT_MARKETS
+
+    def market_for(self, symbol: str, price: float) -> Market:
+        base, quote = split_symbol(symbol)
+        if not _SYMBOL_RE.match(base + quote):
+            raise ValueError(f"{symbol!r} is not a Binance symbol")
+        for market in DEFAULT_MARKETS:
+            if (market.base, market.quote) == (base, quote):
+                return Market.create(
+                    base, quote, price, price_decimals=market.price_decimals,
+                    qty_decimals=market.qty_decimals, listed_ms=market.listed_ms,
+                    daily_volatility=market.daily_volatility,
+                )
+        return Market.create(base, quote, price)
+
+    def symbol(self, market: Market) -> str:
+        return market.base + market.quote
+
+    def rest_routes(self) -> Sequence[RestRoute]:
+        return (
+            RestRoute("GET", "/fapi/v1/ping", ping, "ping"),
+            RestRoute("GET", "/fapi/v1/time", server_time, "time"),
+            RestRoute("GET", "/fapi/v1/exchangeInfo", futures_exchange_info, "exchangeInfo"),
+            RestRoute("GET", "/fapi/v1/klines", klines, "klines"),
+            RestRoute("GET", "/fapi/v1/continuousKlines", continuous_klines, "continuousKlines"),
+            # The other markets of the same ccxt client, listed empty so that a default
+            # load_markets (spot, linear, inverse) succeeds.
+            RestRoute("GET", "/api/v3/exchangeInfo", _empty_spot_info, "spot.exchangeInfo"),
+            RestRoute("GET", "/dapi/v1/exchangeInfo", derivatives_exchange_info(None), "dapi.exchangeInfo"),
+        )
+
+    def ws_paths(self) -> Sequence[str]:
+        paths = []
+        for prefix in ROUTES:
+            paths += [f"{prefix}/ws", f"{prefix}/ws/", f"{prefix}/ws/<path:streams>", f"{prefix}/stream",
+                      f"{prefix}/stream/"]
+        return tuple(paths)
+
+    def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        return ERRORS.get(kind, ERRORS[INTERNAL])
+
+    def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
+        prefix = ""
+        for candidate in ("/market", "/public"):
+            if handshake.path.startswith(candidate + "/"):
+                prefix = candidate
+        legacy, strict = ROUTES[prefix]
+        carries = strict if context.options.get("futures_routes") == "strict" else legacy
+        combined, scale, streams = stream_request(handshake, prefix)
+        return BinanceSession(
+            context, combined, scale, streams, intervals=INTERVALS, places=futures_places,
+            time_zones=False, silent=not carries,
+        )
+
+    def stream_period_ms(self, interval: Interval) -> int:
+        return 250
+
+
+def _empty_spot_info(request: RestRequest, context: IVenueContext) -> RestResponse:
+    """``/api/v3/exchangeInfo`` of a futures-only server: no symbols."""
+    return exchange_info(request, _NoMarkets(context))
+
+
+class _NoMarkets:
+    """A context whose market list is empty (for the other venue's exchangeInfo)."""
+
+    def __init__(self, context: IVenueContext) -> None:
+        self._context = context
+        self.markets: dict[str, Market] = {}
+        self.options = context.options
+        self.source = context.source
+        self.rows = context.rows
+
+    def now_ms(self) -> int:
+        return self._context.now_ms()
+
+
+binance_perpetual = BinancePerpetual()
