@@ -79,7 +79,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
-from mockex.venues.binance import split_symbol
+from mockex.venues.common import split_symbol
 
 JSON = "application/json"
 DEFAULT_LIMIT = 200

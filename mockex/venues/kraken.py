@@ -60,7 +60,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, MINUTE_MS, Interval, civil_from_days
 from mockex.market import QUOTE_DECIMALS, Candle, Market
-from mockex.venues.binance import DEFAULT_MARKETS as _REFERENCE_MARKETS
+from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
 
 NAME = "kraken_spot"
 JSON = "application/json; charset=utf-8"

@@ -72,8 +72,8 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, Interval
 from mockex.market import QUOTE_DECIMALS, Candle, Market
-from mockex.venues.binance import DEFAULT_MARKETS as _REFERENCE_MARKETS
-from mockex.venues.binance import split_symbol
+from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
+from mockex.venues.common import split_symbol
 
 NAME = "kucoin_spot"
 JSON = "application/json"

@@ -62,7 +62,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, Interval, days_from_civil, DAY_MS
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
-from mockex.venues.binance import split_symbol
+from mockex.venues.common import split_symbol
 
 NAME = "mock"
 JSON = "application/json"

@@ -81,7 +81,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, HOUR_MS, Interval, days_from_civil
 from mockex.market import QUOTE_DECIMALS, Candle, Market
-from mockex.venues.binance import split_symbol
+from mockex.venues.common import split_symbol
 from mockex.venues.bybit import select
 
 JSON = "application/json"
