@@ -36,7 +36,7 @@ import hashlib
 import math
 import random
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from attrs import field, frozen
 from zope.interface import Interface, implementer
@@ -48,8 +48,10 @@ QUOTE_DECIMALS = 8
 
 #: A node: (open, high, low, close, volume, quote_volume, trades, taker_base,
 #: taker_quote, first_trade_index). Prices in ticks, volume in lots (10**-qty_decimals),
-#: quote volumes in 10**-8 quote units, trade index counted from the listing.
-Node = tuple[int, int, int, int, int, int, int, int, int, int]
+#: quote volumes in 10**-8 quote units, trade index counted from the listing. A model
+#: may append its own state after these ten fields (mockex.models: the node's return
+#: variance and a jump flag); aggregation and candles read only the first ten.
+Node = tuple[Any, ...]
 
 #: Node durations, coarsest first; the first level is the root (days).
 LEVEL_MS: tuple[int, ...] = (
@@ -424,6 +426,9 @@ def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     return out
 
 
+_LEVEL_BY_MS = {ms: level for level, ms in enumerate(LEVEL_MS)}
+
+
 class _MarketTree:
     """The cached node tree of one market."""
 
@@ -447,6 +452,11 @@ class _MarketTree:
         return self.children(level - 1, parent)[position]
 
     def span(self, start_ms: int, end_ms: int) -> Node:
+        size = end_ms - start_ms
+        level = _LEVEL_BY_MS.get(size)
+        if level is not None and not start_ms % size:
+            # The candle is one node of the tree (1s, 1m, 5m, 15m, 1h, 4h, 1d).
+            return self.node(level, start_ms // size)
         return aggregate([self.node(level, i) for level, i in cover(start_ms, end_ms)])
 
 
@@ -458,23 +468,35 @@ class CandleSource:
     The candle that contains ``now_ms`` is live: the aggregate of the seconds that have
     elapsed, so REST and WebSocket show the same partial candle at the same moment and
     its final form equals the closed candle.
+
+    The model is chosen per market: ``models`` maps a market's key (``BTC/USDT``) to a
+    model factory (or its name in :data:`mockex.models.MODELS`); other markets use
+    ``model_factory`` (default: :class:`mockex.models.StylizedModel`).
     """
 
     def __init__(
         self,
         seed: int = 0,
-        model_factory: Callable[[int], ICandleModel] = RandomWalkModel,
+        model_factory: Callable[[int], ICandleModel] | str | None = None,
         cache_size: int = 32768,
+        models: Mapping[str, Callable[[int], ICandleModel] | str] | None = None,
     ) -> None:
         self.seed = seed
-        self.model = model_factory(seed)
+        self.model = _make_model(model_factory or "stylized", seed)
         self._cache_size = cache_size
         self._trees: dict[Market, _MarketTree] = {}
+        self._models: dict[str, ICandleModel] = {
+            key: _make_model(factory, seed) for key, factory in (models or {}).items()
+        }
+
+    def model_for(self, market: Market) -> ICandleModel:
+        """The model that draws ``market``'s candles."""
+        return self._models.get(market.key, self.model)
 
     def _tree(self, market: Market) -> _MarketTree:
         tree = self._trees.get(market)
         if tree is None:
-            tree = self._trees[market] = _MarketTree(market, self.model, self._cache_size)
+            tree = self._trees[market] = _MarketTree(market, self.model_for(market), self._cache_size)
         return tree
 
     def first_open(self, market: Market, interval: Interval, offset_ms: int = 0) -> int:
@@ -521,7 +543,7 @@ class CandleSource:
         closed = end_ms <= now_ms
         stop = end_ms if closed else max(start, now_ms // SECOND_MS * SECOND_MS)
         if stop > start:
-            o, h, low, c, v, q, n, tb, tq, first = tree.span(start, stop)
+            o, h, low, c, v, q, n, tb, tq, first = tree.span(start, stop)[:10]
         else:
             # Opened less than a second ago: one tick at the open price, no trades.
             price = tree.node(LEAF, start // SECOND_MS)[0]
@@ -534,6 +556,14 @@ class CandleSource:
             first -= tree.trades_before_listing
             last = first + n - 1
         return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
+
+
+def _make_model(factory: Callable[[int], ICandleModel] | str, seed: int) -> ICandleModel:
+    if isinstance(factory, str):
+        from mockex.models import model_factory
+
+        factory = model_factory(factory)
+    return factory(seed)
 
 
 def window(
