@@ -75,7 +75,7 @@ def _whole_second(attribute: Any, value: int) -> None:
         raise ValueError(f"{attribute.name} must be a whole second, not {value}")
 
 
-@frozen
+@frozen(cache_hash=True)
 class Market:
     """
     One instrument, venue-neutral. The venue decides how to spell it.

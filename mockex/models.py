@@ -89,34 +89,10 @@ def normals(u: list[float], start: int, count: int) -> list[float]:
     return out
 
 
-def _smooth(t: float) -> float:
-    return t * t * (3.0 - 2.0 * t)
-
-
 def bridge_max(a: float, b: float, var: float, u: float) -> float:
     """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
     d = b - a
     return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
-
-
-def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
-    """``total`` split like :func:`split_integer`, no part above its cap (``total <= sum(caps)``)."""
-    parts = split_integer(total, weights)
-    excess = 0
-    for i, (p, cap) in enumerate(zip(parts, caps)):
-        if p > cap:
-            excess += p - cap
-            parts[i] = cap
-    if excess:
-        for i, cap in enumerate(caps):
-            room = cap - parts[i]
-            if room > 0:
-                take = min(room, excess)
-                parts[i] += take
-                excess -= take
-                if not excess:
-                    break
-    return parts
 
 
 @frozen
@@ -189,12 +165,17 @@ GBM_PARAMS = ModelParams(
 class _Block:
     """A block of days: log prices at its day boundaries, day variances, jump flags."""
 
-    __slots__ = ("xs", "vs", "jumps")
+    __slots__ = ("xs", "vs", "jumps", "cum", "activity")
 
-    def __init__(self, xs: list[float], vs: list[float], jumps: list[int]) -> None:
+    def __init__(
+        self, xs: list[float], vs: list[float], jumps: list[int], cum: list[float], activity: list[float]
+    ) -> None:
         self.xs = xs
         self.vs = vs
         self.jumps = jumps
+        #: cumulative activity N(d) at the block's days and the day after it
+        self.cum = cum
+        self.activity = activity
 
 
 @implementer(ICandleModel)
@@ -243,40 +224,45 @@ class StylizedModel:
     def _knots_uncached(self, market: Market, what: bytes, chunk: int) -> list[float]:
         return self._u(market, what, chunk, 64)
 
-    def _value_noise(self, market: Market, what: bytes, scale: int, day: float, gaussian: bool) -> float:
-        """Smooth seeded noise of unit-ish amplitude; knots every ``scale`` days."""
-        pos = day / scale
-        k = math.floor(pos)
-        t = _smooth(pos - k)
+    def _noise_series(self, market: Market, what: bytes, scale: int, d0: int, count: int, gaussian: bool) -> list[float]:
+        """Seeded value noise with knots every ``scale`` days, at days ``d0 .. d0 + count - 1``."""
         tag = what + scale.to_bytes(2, "big")
-        ys = []
-        for j in (k, k + 1):
-            chunk, i = divmod(j, 32)
-            u = self._knots(market, tag, chunk)
-            if gaussian:
-                ys.append(math.sqrt(-2.0 * math.log(u[2 * i])) * math.cos(_TWO_PI * u[2 * i + 1]))
-            else:
-                ys.append(2.0 * u[2 * i] - 1.0)
-        return ys[0] + (ys[1] - ys[0]) * t
+        knots: dict[int, float] = {}
+        out = []
+        for d in range(d0, d0 + count):
+            k, rem = divmod(d, scale)
+            t = rem / scale
+            t = t * t * (3.0 - 2.0 * t)
+            ys = []
+            for j in (k, k + 1):
+                y = knots.get(j)
+                if y is None:
+                    chunk, i = divmod(j, 32)
+                    u = self._knots(market, tag, chunk)
+                    if gaussian:
+                        y = math.sqrt(-2.0 * math.log(u[2 * i])) * math.cos(_TWO_PI * u[2 * i + 1])
+                    else:
+                        y = 2.0 * u[2 * i] - 1.0
+                    knots[j] = y
+                ys.append(y)
+            out.append(ys[0] + (ys[1] - ys[0]) * t)
+        return out
 
-    # -- days -----------------------------------------------------------------------
-
-    def _cumulative_activity(self, market: Market, day: int) -> float:
-        """``N(day)``: a day's activity is ``1 + N(day + 1) - N(day)`` (telescoping)."""
-        n = self._weekday_cum[(day + 3) % 7]
+    def _cumulative_activity(self, market: Market, d0: int, count: int) -> list[float]:
+        """``N(d)`` for ``count`` days from ``d0``: a day's activity is ``1 + N(d + 1) - N(d)``."""
+        cum = self._weekday_cum
+        out = [cum[(d + 3) % 7] for d in range(d0, d0 + count)]
         amp = self._activity_amp
         if amp:
             for s in self.params.activity_scales:
-                n += amp * s * self._value_noise(market, b"act", s, day, False)
-        return n
-
-    def activity(self, market: Market, day: int) -> float:
-        return 1.0 + self._cumulative_activity(market, day + 1) - self._cumulative_activity(market, day)
+                series = self._noise_series(market, b"act", s, d0, count, False)
+                out = [n + amp * s * y for n, y in zip(out, series)]
+        return out
 
     def _trade_index(self, market: Market, day: int) -> int:
         """Trades before ``day`` since 1970: increasing, O(1), activity-weighted."""
-        rate = max(1, market.daily_trades)
-        return int(rate * (day + self._cumulative_activity(market, day)))
+        block, off = divmod(day, self.params.block_days)
+        return int(max(1, market.daily_trades) * (day + self._block(market, block).cum[off]))
 
     def _trade_total(self, market: Market) -> int:
         return self._trade_index(market, market.listed_ms // DAY_MS)
@@ -288,48 +274,46 @@ class StylizedModel:
         sd = market.daily_volatility * math.sqrt(p.block_days / 2.0) * p.anchor_scale
         return math.log(market.price) + sd * z
 
-    def day_variance(self, market: Market, day: int, u: float) -> tuple[float, int]:
-        """The variance of a day's log return and its jump flag (``u``: the day's uniform)."""
-        p = self.params
-        x = 0.0
-        if p.vol_amplitude:
-            for s in p.vol_scales:
-                x += p.vol_amplitude * self._value_noise(market, b"vol", s, day, True)
-        var = market.daily_volatility**2 * math.exp(2.0 * x - self._vol_correction)
-        if p.vol_activity:
-            var *= self.activity(market, day) ** p.vol_activity
-        jump = 1 if u < p.jump_day_probability else 0
-        if jump:
-            var *= p.jump_day_variance
-        return var, jump
-
     def _block_uncached(self, market: Market, block: int) -> _Block:
         p = self.params
         n = p.block_days
         d0 = block * n
         u = self._u(market, b"blk", block, 4 * n)
         zs = normals(u, 0, 2 * n)
+        cum = self._cumulative_activity(market, d0, n + 1)
+        activity = [1.0 + cum[i + 1] - cum[i] for i in range(n)]
+        x = [0.0] * n
+        if p.vol_amplitude:
+            for s in p.vol_scales:
+                series = self._noise_series(market, b"vol", s, d0, n, True)
+                x = [a + p.vol_amplitude * y for a, y in zip(x, series)]
+        base = market.daily_volatility**2
+        correction = self._vol_correction
+        noise = p.day_vol_noise
+        ka = p.vol_activity
         vs = []
         jumps = []
-        noise = p.day_vol_noise
         for i in range(n):
-            var, jump = self.day_variance(market, d0 + i, u[2 * n + i])
-            if noise:
-                var *= math.exp(2.0 * noise * zs[n + i])
+            var = base * math.exp(2.0 * (x[i] + noise * zs[n + i]) - correction)
+            if ka:
+                var *= activity[i] ** ka
+            jump = 1 if u[2 * n + i] < p.jump_day_probability else 0
+            if jump:
+                var *= p.jump_day_variance
             vs.append(var)
             jumps.append(jump)
         start = self._anchor(market, block)
         end = self._anchor(market, block + 1)
         xs = [start]
-        x = start
+        x0 = start
         remaining = sum(vs)
         for i in range(n - 1):
             v = vs[i]
-            x += (end - x) * v / remaining + math.sqrt(v * (remaining - v) / remaining) * zs[i]
+            x0 += (end - x0) * v / remaining + math.sqrt(v * (remaining - v) / remaining) * zs[i]
             remaining -= v
-            xs.append(x)
+            xs.append(x0)
         xs.append(end)
-        return _Block(xs, vs, jumps)
+        return _Block(xs, vs, jumps, cum, activity)
 
     def day(self, market: Market, day_index: int) -> Node:
         p = self.params
@@ -344,15 +328,16 @@ class StylizedModel:
         h = max(o, c, round(math.exp(bridge_max(x0, x1, var * p.range_variance, u[0])) * ticks))
         low = max(1, min(o, c, round(math.exp(-bridge_max(-x0, -x1, var * p.range_variance, u[1])) * ticks)))
         sigma0 = market.daily_volatility
-        first = self._trade_index(market, day_index)
-        trades = self._trade_index(market, day_index + 1) - first
+        rate = max(1, market.daily_trades)
+        first = int(rate * (day_index + blk.cum[off]))
+        trades = int(rate * (day_index + 1 + blk.cum[off + 1])) - first
         z = math.sqrt(-2.0 * math.log(u[2])) * math.cos(_TWO_PI * u[3])
         sd = math.sqrt(var)
         gain = (1.0 + p.volume_abs_return * abs(x1 - x0) / sd) / (1.0 + p.volume_abs_return * 0.8)
         lots = (
             market.daily_volume
             * 10**market.qty_decimals
-            * self.activity(market, day_index)
+            * blk.activity[off]
             * (sd / sigma0) ** p.volume_variance
             * gain
             * math.exp(p.volume_noise * z - 0.5 * p.volume_noise**2)
@@ -389,49 +374,52 @@ class StylizedModel:
         jump = node[11] if len(node) > 11 else 0
         p = self.params
         k = BRANCHING[level]
-        nu = 6 * k + 6 + k % 2
-        u = uniforms(self._prefix(market) + bytes((level,)) + index.to_bytes(8, "big", signed=True), nu)
-        zs = normals(u, 0, 2 * k)  # k cascade, k volume
-        ui = 2 * k  # next unused uniform
+        kk = k + k % 2
+        u = uniforms(self._prefix(market) + bytes((level,)) + index.to_bytes(8, "big", signed=True), 5 * k + kk + 3)
+        log, exp, sqrt = math.log, math.exp, math.sqrt
+        # u[0:2k]: cascade and volume normals; u[2k:4k]: highs and lows;
+        # u[4k:4k+kk]: bridge normals; then 3 for jumps; the last k for taker shares.
+        zs = normals(u, 0, 2 * k)
 
         # Variance shares: a log-normal cascade, the intraday profile, a jump child.
         lam = p.cascade[level]
         if lam:
             half = 0.5 * lam * lam
-            weights = [math.exp(lam * zs[i] - half) for i in range(k)]
+            weights = [exp(lam * z - half) for z in zs[:k]]
         else:
             weights = [1.0] * k
+        per_day = DAY_MS // LEVEL_MS[level]
         profile = self._vol_profile[level]
+        base = (index % per_day) * k
         if profile is not None:
-            base = (index % (DAY_MS // LEVEL_MS[level])) * k
             weights = [w * profile[base + i] for i, w in enumerate(weights)]
+        j = 4 * k + kk
         jump_child = -1
         if jump:
-            jump_child = int(u[ui] * k)
-        elif p.jump_node_probability and u[ui + 1] < p.jump_node_probability * k:
-            jump_child = int(u[ui + 2] * k)
-        ui += 3
+            jump_child = int(u[j] * k)
+        elif u[j + 1] < p.jump_node_probability * k:
+            jump_child = int(u[j + 2] * k)
         if jump_child >= 0:
             weights[jump_child] = p.jump_share * (sum(weights) - weights[jump_child])
-        wsum = sum(weights)
-        vs = [var * w / wsum for w in weights]
+        scale = var / sum(weights)
+        vs = [w * scale for w in weights]
 
         # Boundaries: a Brownian bridge in log space with those variances. A path that
         # leaves the node's range is shrunk towards the straight line.
-        lo, hi, x0, x1 = math.log(low), math.log(h), math.log(o), math.log(c)
-        gs = normals(u, ui, k + k % 2)
-        ui += k + k % 2
+        lo, hi, x0, x1 = log(low), log(h), log(o), log(c)
+        gs = normals(u, 4 * k, kk)
         path = []
         x = x0
         remaining = var
+        inside = True
         for i in range(k - 1):
             vi = vs[i]
-            x += (x1 - x) * vi / remaining + math.sqrt(max(0.0, vi * (remaining - vi)) / remaining) * gs[i]
+            x += (x1 - x) * vi / remaining + sqrt(max(0.0, vi * (remaining - vi)) / remaining) * gs[i]
             remaining -= vi
+            if x > hi or x < lo:
+                inside = False
             path.append(x)
-        if not all(lo <= x <= hi for x in path):
-            # Shrink the excursion from the straight line until it fits (redrawing
-            # would favour paths that turn back: negatively correlated returns).
+        if not inside:
             shrink = 1.0
             acc = 0.0
             lines = []
@@ -446,29 +434,46 @@ class StylizedModel:
             path = [line + (x - line) * shrink for x, line in zip(path, lines)]
         bounds = [o]
         for x in path:
-            bounds.append(min(h, max(low, round(math.exp(x)))))
+            t = round(exp(x))
+            bounds.append(h if t > h else low if t < low else t)
         bounds.append(c)
+        logs = [x0]
+        logs.extend(log(b) for b in bounds[1:-1])
+        logs.append(x1)
 
         # Highs and lows from the law of each child's bridge extremes; the child with the
         # highest draw carries the node's high, the lowest draw its low.
+        rv = p.range_variance
         highs = []
         lows = []
         for i in range(k):
-            a = math.log(bounds[i])
-            b = math.log(bounds[i + 1])
-            vi = vs[i] * p.range_variance
-            highs.append(bridge_max(a, b, vi, u[ui + i]))
-            lows.append(-bridge_max(-a, -b, vi, u[ui + k + i]))
-        ui += 2 * k
+            a = logs[i]
+            b = logs[i + 1]
+            d2 = (b - a) * (b - a)
+            vi = vs[i] * rv
+            highs.append(0.5 * (a + b + sqrt(d2 - 2.0 * vi * log(u[2 * k + i]))))
+            lows.append(0.5 * (a + b - sqrt(d2 - 2.0 * vi * log(u[3 * k + i]))))
         jh = highs.index(max(highs))
         jl = lows.index(min(lows))
         child_highs = []
         child_lows = []
         for i in range(k):
-            top = bounds[i] if bounds[i] > bounds[i + 1] else bounds[i + 1]
-            bottom = bounds[i] + bounds[i + 1] - top
-            child_highs.append(h if i == jh else min(h, max(top, round(math.exp(highs[i])))))
-            child_lows.append(low if i == jl else max(low, min(bottom, round(math.exp(lows[i])))))
+            b0 = bounds[i]
+            b1 = bounds[i + 1]
+            if b0 > b1:
+                top, bottom = b0, b1
+            else:
+                top, bottom = b1, b0
+            if i == jh:
+                child_highs.append(h)
+            else:
+                t = round(exp(highs[i]))
+                child_highs.append(top if t < top else h if t > h else t)
+            if i == jl:
+                child_lows.append(low)
+            else:
+                t = round(exp(lows[i]))
+                child_lows.append(bottom if t > bottom else low if t < low else t)
 
         # Volume follows activity: seasonal profile, local variance, |return|, noise.
         mean_var = var / k
@@ -476,27 +481,24 @@ class StylizedModel:
         vn = p.volume_noise
         vv = p.volume_variance
         vprofile = self._volume_profile[level]
-        vbase = (index % (DAY_MS // LEVEL_MS[level])) * k if vprofile is not None else 0
-        vweights = []
-        rets = []
-        for i in range(k):
-            r = math.log(bounds[i + 1] / bounds[i])
-            rets.append(r)
-            sd = math.sqrt(vs[i]) or 1e-12
-            w = math.exp(vn * zs[k + i]) * (vs[i] / mean_var) ** vv * (1.0 + gain * abs(r) / sd)
-            if vprofile is not None:
-                w *= vprofile[vbase + i]
-            vweights.append(int(1_000_000 * w) + 1)
-        trades = split_integer(n, vweights)
-        extra = split_integer(v - n, [w if t else 0 for w, t in zip(vweights, trades)])
-        vols = [t + e for t, e in zip(trades, extra)]
         tilt = 0.5 * p.taker_tilt
-        shares = [
-            int(1_000_000 * vols[i] * (0.5 + tilt * math.tanh(rets[i] / (math.sqrt(vs[i]) or 1e-12))))
-            for i in range(k)
-        ]
-        takers = split_capped(tb, shares, vols)
-        quotes = split_integer(q, [vols[i] * (child_highs[i] + child_lows[i] + bounds[i] + bounds[i + 1]) for i in range(k)])
+        vweights = []
+        leans = []
+        for i in range(k):
+            r = logs[i + 1] - logs[i]
+            sd = sqrt(vs[i]) or 1e-12
+            w = exp(vn * zs[k + i]) * (1.0 + gain * abs(r) / sd)
+            if vv:
+                w *= (vs[i] / mean_var) ** vv
+            if vprofile is not None:
+                w *= vprofile[base + i]
+            vweights.append(int(1_000_000 * w) + 1)
+            leans.append(0.5 + tilt * math.tanh(r / sd))
+        trades = _split(n, vweights)
+        extra = _split(v - n, [w if t else 0 for w, t in zip(vweights, trades)])
+        vols = [t + e for t, e in zip(trades, extra)]
+        takers = split_capped(tb, [int(1_000_000 * vols[i] * leans[i]) for i in range(k)], vols)
+        quotes = _split(q, [vols[i] * (child_highs[i] + child_lows[i] + bounds[i] + bounds[i + 1]) for i in range(k)])
         taker_quotes = split_capped(tq, [quotes[i] * takers[i] // vols[i] if vols[i] else 0 for i in range(k)], quotes)
 
         children = []
@@ -508,6 +510,42 @@ class StylizedModel:
             )
             t += trades[i]
         return tuple(children)
+
+
+def _split(total: int, weights: list[int]) -> list[int]:
+    """:func:`~mockex.market.split_integer`, with the same result, faster for few parts."""
+    wsum = sum(weights)
+    if wsum <= 0 or len(weights) > 8:
+        return split_integer(total, weights)
+    parts = [total * w // wsum for w in weights]
+    rest = total - sum(parts)
+    if rest:
+        rems = [(total * w) % wsum for w in weights]
+        for _ in range(rest):
+            i = rems.index(max(rems))
+            parts[i] += 1
+            rems[i] = -1
+    return parts
+
+
+def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
+    """``total`` split like :func:`split_integer`, no part above its cap (``total <= sum(caps)``)."""
+    parts = _split(total, weights)
+    excess = 0
+    for i, (part, cap) in enumerate(zip(parts, caps)):
+        if part > cap:
+            excess += part - cap
+            parts[i] = cap
+    if excess:
+        for i, cap in enumerate(caps):
+            room = cap - parts[i]
+            if room > 0:
+                take = min(room, excess)
+                parts[i] += take
+                excess -= take
+                if not excess:
+                    break
+    return parts
 
 
 @implementer(ICandleModel)
