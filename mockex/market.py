@@ -569,8 +569,8 @@ class CandleSource:
         duration_ms: int | None = None,
     ) -> Any:
         """
-        Start a scenario (see :mod:`mockex.scenarios`) at the next whole second after
-        ``now_ms`` and after anything already served; returns the
+        Start a scenario (see :mod:`mockex.scenarios`) at the start of the second after
+        the one holding ``now_ms`` or anything already served; returns the
         :class:`~mockex.scenarios.Scenario`. Raises ValueError.
         """
         from mockex.scenarios import Scenario, plan
@@ -578,7 +578,7 @@ class CandleSource:
         if duration_ms is not None and duration_ms < SECOND_MS:
             raise ValueError("a scenario's duration is at least one second")
         tree = self._tree(market)
-        start = -(-max(now_ms, self._served_ms, market.listed_ms) // SECOND_MS) * SECOND_MS
+        start = (max(now_ms, self._served_ms, market.listed_ms - 1) // SECOND_MS + 1) * SECOND_MS
         if duration_ms is not None:
             duration_ms = -(-duration_ms // SECOND_MS) * SECOND_MS
         scenario = Scenario(kind, start, float(value), duration_ms)

@@ -15,6 +15,7 @@ Nothing here takes the global reactor unless the caller passes none.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from autobahn.twisted.resource import WebSocketResource
@@ -28,7 +29,8 @@ from mockex.clock import MarketClock
 from mockex.interfaces import IExchange, IVenueContext
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
-from mockex.rest import RestApp
+from mockex.rest import RestApp, parse_query
+from mockex.scenarios import Scenario
 from mockex.rows import RowCache
 from mockex.streams import StreamHub
 from mockex.transport import ConnectionLayer
@@ -38,6 +40,9 @@ from mockex.ws import GOING_AWAY, StreamFactory, StreamProtocol
 #: (symbol, interval, price); the interval is accepted and ignored, every interval
 #: of the venue is served.
 PairSpec = tuple[str, float] | tuple[str, str, float]
+
+#: The control endpoint that starts a scenario (not part of any venue's API).
+CONTROL_SCENARIO = "/_mockex/scenario"
 
 #: Seconds ``stop()`` waits for WebSocket clients to answer the close frame.
 STOP_GRACE_SECONDS = 2.0
@@ -109,6 +114,8 @@ class MockServer:
         origin_ms: int | None = None,
         options: Mapping[str, str] | None = None,
         listen: str | None = None,
+        model: str | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -121,8 +128,13 @@ class MockServer:
         self.seed = seed
         self._listen = listen
         self.clock = MarketClock(reactor, speed=speed, origin_ms=origin_ms)
-        self.source = CandleSource(seed=seed)
         self.markets = build_markets(self.venue, pairs)
+        per_market = {}
+        for symbol, name in (models or {}).items():
+            if symbol not in self.markets:
+                raise ValueError(f"--model: no market {symbol!r} (listed: {', '.join(self.markets)})")
+            per_market[self.markets[symbol].key] = name
+        self.source = CandleSource(seed=seed, model_factory=model, models=per_market)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
         self.ws_factory = StreamFactory(self.venue, self.context, None, reactor)  # type: ignore[arg-type]
         self.hub = StreamHub(
@@ -130,6 +142,7 @@ class MockServer:
         )
         self.ws_factory.hub = self.hub
         self.rest = RestApp(self.venue, self.context, WebSocketResource(self.ws_factory))
+        self.rest.app.route(CONTROL_SCENARIO, methods=["POST"], endpoint="mockex scenario")(self._control_scenario)
         self.site = _QuietSite(self.rest.resource(), reactor=reactor)
         self.factory = ConnectionLayer(self.site)
         self._listening: IListeningPort | None = None
@@ -155,6 +168,43 @@ class MockServer:
     def resource(self) -> Any:
         """The root web resource, for in-memory requests (``StubTreq``)."""
         return self.site.resource
+
+    # -- scenarios ----------------------------------------------------------------
+
+    def scenario(
+        self, symbol: str, kind: str, value: float = 0.0, duration: float | None = None
+    ) -> Scenario:
+        """
+        Start a scenario on ``symbol`` (the venue's spelling) from the next whole second
+        of market time: ``shock`` (``value`` percent, now), ``trend`` (``value`` percent
+        per day), ``volatility`` (``value`` times), ``freeze`` (no trades) or ``gap``
+        (no data), for ``duration`` market seconds or until replaced. Raises ValueError.
+        """
+        market = self.markets.get(symbol)
+        if market is None:
+            raise ValueError(f"no market {symbol!r}")
+        duration_ms = None if duration is None else round(duration * 1000)
+        return self.source.set_scenario(market, kind, self.clock.now_ms(), value, duration_ms)
+
+    def _control_scenario(self, request: Any) -> bytes:
+        """``POST /_mockex/scenario?symbol=&kind=&value=&duration=`` (seconds)."""
+        args = parse_query(request.uri.partition(b"?")[2])
+        request.setHeader(b"content-type", b"application/json")
+        try:
+            duration = args.get("duration", [None])[0]
+            scenario = self.scenario(
+                args.get("symbol", [""])[0],
+                args.get("kind", [""])[0],
+                float(args.get("value", ["0"])[0]),
+                None if duration in (None, "") else float(duration),
+            )
+        except ValueError as e:
+            request.setResponseCode(400)
+            return json.dumps({"error": str(e)}).encode()
+        return json.dumps({
+            "kind": scenario.kind, "start": scenario.start_ms, "value": scenario.value,
+            "end": scenario.end_ms,
+        }).encode()
 
     # -- life cycle ---------------------------------------------------------------
 

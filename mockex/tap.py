@@ -45,6 +45,26 @@ def parse_pairs(text: str) -> list[tuple[str, float]]:
     return pairs
 
 
+def parse_models(text: str) -> tuple[str, dict[str, str]]:
+    """``stylized,BTCUSDT=gbm`` as ``("stylized", {"BTCUSDT": "gbm"})``."""
+    from mockex.models import MODELS
+
+    default = "stylized"
+    per_symbol: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        symbol, sep, name = item.rpartition("=")
+        if name not in MODELS:
+            raise usage.UsageError(f"--model: unknown model {name!r} (known: {', '.join(sorted(MODELS))})")
+        if sep:
+            per_symbol[symbol] = name
+        else:
+            default = name
+    return default, per_symbol
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -59,6 +79,8 @@ class Options(usage.Options):
         ["pairs", "p", None, "Markets to list, SYMBOL:PRICE,... (default: the venue's own set)."],
         ["speed", None, 1.0, "Market time runs this many times faster than real time.", float],
         ["start", None, None, "Market time at start-up, epoch milliseconds (default: now)."],
+        ["model", "m", "stylized",
+         "Price model: NAME for every market, or NAME,SYMBOL=NAME,... (stylized, gbm, randomwalk)."],
     ]
     optFlags = [["list-exchanges", None, "List the installed venues and exit."]]
 
@@ -92,6 +114,14 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--pairs: {e}") from None
         else:
             self["pair_list"] = None
+        self["model_default"], self["model_map"] = parse_models(self["model"])
+        if self["model_map"]:
+            from mockex.server import build_markets
+
+            listed = build_markets(self["venue"], self["pair_list"])
+            for symbol in self["model_map"]:
+                if symbol not in listed:
+                    raise usage.UsageError(f"--model: no market {symbol!r} (listed: {', '.join(listed)})")
         if not self["speed"] > 0:
             raise usage.UsageError("--speed must be positive")
         if self["start"] is not None:
@@ -123,6 +153,8 @@ class MockService(Service):
             origin_ms=o["start"],
             options=o["options"],
             listen=o["listen"],
+            model=o["model_default"],
+            models=o["model_map"],
         )
         d = self.server.start()
         d.addErrback(self._failed)

@@ -108,11 +108,14 @@ class MemoryServer:
         pairs: Any = None,
         options: Mapping[str, str] | None = None,
         speed: float = 1.0,
+        model: str | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         self.clock = MemoryReactorClock()
         self.clock.advance(now_ms / 1000.0)
         self.server = MockServer(
-            exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed
+            exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed,
+            model=model, models=models,
         )
         self.treq = StubTreq(self.server.resource())
         self._pumps: list[iosim.IOPump] = []
