@@ -26,7 +26,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from typing import Any
+from typing import Callable, Any
 
 from twisted.web.iweb import IRequest
 
@@ -55,9 +55,17 @@ def is_loopback(host: str) -> bool:
 class ControlApi:
     """Answers ``/__mockex__/...`` requests for one server's fault controller."""
 
-    def __init__(self, faults: FaultController, token: str | None = None) -> None:
+    def __init__(
+        self,
+        faults: FaultController,
+        token: str | None = None,
+        extensions: "dict[str, Callable[[str, Any], RestResponse]] | None" = None,
+    ) -> None:
         self.faults = faults
         self.token = token or None
+        #: more endpoints ``/__mockex__/<name>``: ``handler(method, json_body)``, behind
+        #: the same access rule (other shared machinery: market scenarios, limits)
+        self.extensions = dict(extensions or {})
 
     def allowed(self, request: IRequest) -> bool:
         if self.token is not None:
@@ -150,6 +158,8 @@ class ControlApi:
                         raise _BadRequest("scenario must be an object")
                     faults.load_scenario(body["scenario"])
                 return _json(200, self._state())
+        elif route in self.extensions and len(parts) == 1:
+            return self.extensions[route](method, body)
         elif route == "reset" and len(parts) == 1:
             if method == "POST":
                 faults.reset()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+_POW = tuple(10**i for i in range(40))
+_ZEROS = tuple("0" * i for i in range(40))
+
+
 def fixed(value: int, scale: int, places: int) -> str:
     """
     ``value * 10**-scale`` written with exactly ``places`` decimals (truncating any
@@ -12,13 +16,14 @@ def fixed(value: int, scale: int, places: int) -> str:
     if value < 0:
         return "-" + fixed(-value, scale, places)
     if scale > places:
-        value //= 10 ** (scale - places)
+        value //= _POW[scale - places]
         scale = places
-    whole, frac = divmod(value, 10**scale) if scale else (value, 0)
-    if places == 0:
-        return str(whole)
-    digits = f"{frac:0{scale}d}" if scale else ""
-    return f"{whole}.{digits}{'0' * (places - scale)}"
+    if not scale:
+        return f"{value}.{_ZEROS[places]}" if places else str(value)
+    p = _POW[scale]
+    whole = value // p
+    # str(frac + 10**scale)[1:] zero-pads the fraction to ``scale`` digits
+    return f"{whole}.{str(value - whole * p + p)[1:]}{_ZEROS[places - scale]}"
 
 
 def plain(value: int, scale: int) -> str:

@@ -36,7 +36,7 @@ import hashlib
 import math
 import random
 from functools import lru_cache
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from attrs import field, frozen
 from zope.interface import Interface, implementer
@@ -48,8 +48,10 @@ QUOTE_DECIMALS = 8
 
 #: A node: (open, high, low, close, volume, quote_volume, trades, taker_base,
 #: taker_quote, first_trade_index). Prices in ticks, volume in lots (10**-qty_decimals),
-#: quote volumes in 10**-8 quote units, trade index counted from the listing.
-Node = tuple[int, int, int, int, int, int, int, int, int, int]
+#: quote volumes in 10**-8 quote units, trade index counted from the listing. A model
+#: may append its own state after these ten fields (mockex.models: the node's return
+#: variance and a jump flag); aggregation and candles read only the first ten.
+Node = tuple[Any, ...]
 
 #: Node durations, coarsest first; the first level is the root (days).
 LEVEL_MS: tuple[int, ...] = (
@@ -73,7 +75,7 @@ def _whole_second(attribute: Any, value: int) -> None:
         raise ValueError(f"{attribute.name} must be a whole second, not {value}")
 
 
-@frozen
+@frozen(cache_hash=True)
 class Market:
     """
     One instrument, venue-neutral. The venue decides how to spell it.
@@ -424,30 +426,105 @@ def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     return out
 
 
+_LEVEL_BY_MS = {ms: level for level, ms in enumerate(LEVEL_MS)}
+
+
 class _MarketTree:
-    """The cached node tree of one market."""
+    """
+    The cached node tree of one market, and its scenario overlay (mockex.scenarios):
+    nodes that end after the first segment starts are resolved through it.
+    """
 
     def __init__(self, market: Market, model: ICandleModel, cache_size: int) -> None:
         self.market = market
         self.model = model
         self.day = lru_cache(maxsize=4096)(lambda d: model.day(market, d))
         self.children = lru_cache(maxsize=cache_size)(self._children)
+        self.segments: list[Any] = []
+        #: the overlay starts here (no overlay: never)
+        self._first_cut = 1 << 62
+        self._cuts: list[int] = []
+        self._overlay: dict[tuple[int, int], Node] = {}
         # Trade ids count from the listing instant, not from its day's midnight.
         listed = market.listed_ms
         day_start = listed // DAY_MS * DAY_MS
         self.trades_before_listing = self.span(day_start, listed)[6] if listed > day_start else 0
 
     def _children(self, level: int, index: int) -> tuple[Node, ...]:
-        return self.model.split(self.market, level, index, self.node(level, index))
+        return self.model.split(self.market, level, index, self.base_node(level, index))
 
-    def node(self, level: int, index: int) -> Node:
+    def base_node(self, level: int, index: int) -> Node:
+        """The model's node, without scenarios."""
         if level == 0:
             return self.day(index)
         parent, position = divmod(index, BRANCHING[level - 1])
         return self.children(level - 1, parent)[position]
 
+    def node(self, level: int, index: int) -> Node:
+        if (index + 1) * LEVEL_MS[level] <= self._first_cut:
+            if level == 0:
+                return self.day(index)
+            parent, position = divmod(index, BRANCHING[level - 1])
+            return self.children(level - 1, parent)[position]
+        return self._overlay_node(level, index)
+
     def span(self, start_ms: int, end_ms: int) -> Node:
+        size = end_ms - start_ms
+        level = _LEVEL_BY_MS.get(size)
+        if level is not None and not start_ms % size:
+            # The candle is one node of the tree (1s, 1m, 5m, 15m, 1h, 4h, 1d).
+            return self.node(level, start_ms // size)
         return aggregate([self.node(level, i) for level, i in cover(start_ms, end_ms)])
+
+    # -- scenarios ----------------------------------------------------------------
+
+    def set_segments(self, segments: list[Any], from_ms: int) -> None:
+        """Replace the overlay; cached overlay nodes ending after ``from_ms`` go."""
+        self.segments = list(segments)
+        self._cuts = sorted({s.start_ms for s in segments} | {s.end_ms for s in segments if s.end_ms is not None})
+        self._first_cut = self._cuts[0] if self._cuts else 1 << 62
+        self._overlay = {
+            key: node for key, node in self._overlay.items()
+            if (key[1] + 1) * LEVEL_MS[key[0]] <= from_ms
+        }
+
+    def segment_at(self, t_ms: int) -> Any:
+        for seg in reversed(self.segments):
+            if seg.start_ms <= t_ms and (seg.end_ms is None or t_ms < seg.end_ms):
+                return seg
+        return None
+
+    def _overlay_node(self, level: int, index: int) -> Node:
+        key = (level, index)
+        node = self._overlay.get(key)
+        if node is not None:
+            return node
+        size = LEVEL_MS[level]
+        a = index * size
+        b = a + size
+        if any(a < cut < b for cut in self._cuts):
+            k = BRANCHING[level]
+            node = aggregate([self.node(level + 1, index * k + i) for i in range(k)])
+        else:
+            seg = self.segment_at(a)
+            if seg is None:
+                node = self.base_node(level, index)
+            elif level > 0 and seg.contains(a - a % LEVEL_MS[level - 1], a - a % LEVEL_MS[level - 1] + LEVEL_MS[level - 1]):
+                # The parent lies in the same segment: split it like the model does.
+                parent_index, position = divmod(index, BRANCHING[level - 1])
+                if seg.frozen:
+                    node = seg.map(self.base_node(level, index), a, b)
+                else:
+                    parent = self.node(level - 1, parent_index)
+                    children = self.model.split(self.market, level - 1, parent_index, parent)
+                    k = BRANCHING[level - 1]
+                    for i, child in enumerate(children):
+                        self._overlay[(level, parent_index * k + i)] = child
+                    node = children[position]
+            else:
+                node = seg.map(self.base_node(level, index), a, b)
+        self._overlay[key] = node
+        return node
 
 
 class CandleSource:
@@ -458,23 +535,75 @@ class CandleSource:
     The candle that contains ``now_ms`` is live: the aggregate of the seconds that have
     elapsed, so REST and WebSocket show the same partial candle at the same moment and
     its final form equals the closed candle.
+
+    The model is chosen per market: ``models`` maps a market's key (``BTC/USDT``) to a
+    model factory (or its name in :data:`mockex.models.MODELS`); other markets use
+    ``model_factory`` (default: :class:`mockex.models.StylizedModel`).
     """
 
     def __init__(
         self,
         seed: int = 0,
-        model_factory: Callable[[int], ICandleModel] = RandomWalkModel,
+        model_factory: Callable[[int], ICandleModel] | str | None = None,
         cache_size: int = 32768,
+        models: Mapping[str, Callable[[int], ICandleModel] | str] | None = None,
     ) -> None:
         self.seed = seed
-        self.model = model_factory(seed)
+        self.model = _make_model(model_factory or "stylized", seed)
         self._cache_size = cache_size
         self._trees: dict[Market, _MarketTree] = {}
+        self._models: dict[str, ICandleModel] = {
+            key: _make_model(factory, seed) for key, factory in (models or {}).items()
+        }
+        #: the latest market time anything was served for: scenarios start after it
+        self._served_ms = 0
+        #: scenarios set so far, per market key, in order
+        self.scenarios: dict[str, list[Any]] = {}
+
+    def set_scenario(
+        self,
+        market: Market,
+        kind: str,
+        now_ms: int,
+        value: float = 0.0,
+        duration_ms: int | None = None,
+    ) -> Any:
+        """
+        Start a scenario (see :mod:`mockex.scenarios`) at the start of the second after
+        the one holding ``now_ms`` or anything already served; returns the
+        :class:`~mockex.scenarios.Scenario`. Raises ValueError.
+        """
+        from mockex.scenarios import Scenario, plan
+
+        if duration_ms is not None and duration_ms < SECOND_MS:
+            raise ValueError("a scenario's duration is at least one second")
+        tree = self._tree(market)
+        start = (max(now_ms, self._served_ms, market.listed_ms - 1) // SECOND_MS + 1) * SECOND_MS
+        if duration_ms is not None:
+            duration_ms = -(-duration_ms // SECOND_MS) * SECOND_MS
+        scenario = Scenario(kind, start, float(value), duration_ms)
+
+        def base_price(t_ms: int) -> int:
+            return tree.base_node(LEAF, t_ms // SECOND_MS)[0]
+
+        def base_trades(a: int, b: int) -> int:
+            return sum(tree.base_node(level, i)[6] for level, i in cover(a, b))
+
+        tree.set_segments(plan(tree.segments, scenario, base_price, base_trades), start)
+        self.scenarios.setdefault(market.key, []).append(scenario)
+        return scenario
+
+    def _in_gap(self, tree: "_MarketTree", open_ms: int, end_ms: int) -> bool:
+        return any(seg.gap and seg.contains(open_ms, end_ms) for seg in tree.segments)
+
+    def model_for(self, market: Market) -> ICandleModel:
+        """The model that draws ``market``'s candles."""
+        return self._models.get(market.key, self.model)
 
     def _tree(self, market: Market) -> _MarketTree:
         tree = self._trees.get(market)
         if tree is None:
-            tree = self._trees[market] = _MarketTree(market, self.model, self._cache_size)
+            tree = self._trees[market] = _MarketTree(market, self.model_for(market), self._cache_size)
         return tree
 
     def first_open(self, market: Market, interval: Interval, offset_ms: int = 0) -> int:
@@ -492,8 +621,13 @@ class CandleSource:
         """The candle opening at ``open_ms``, or None if it has not opened yet."""
         if open_ms > now_ms:
             return None
+        if now_ms > self._served_ms:
+            self._served_ms = now_ms
         end_ms = interval.next_open(open_ms, offset_ms)
-        return self._candle(self._tree(market), market, open_ms, end_ms, now_ms)
+        tree = self._tree(market)
+        if tree.segments and self._in_gap(tree, open_ms, end_ms):
+            return None
+        return self._candle(tree, market, open_ms, end_ms, now_ms)
 
     def candles(
         self,
@@ -504,13 +638,22 @@ class CandleSource:
         now_ms: int,
         offset_ms: int = 0,
     ) -> list[Candle]:
-        """``count`` consecutive candles from ``first_open``, stopping at ``now_ms``."""
+        """
+        ``count`` consecutive candles from ``first_open``, stopping at ``now_ms`` (those
+        wholly inside a scenario's gap are left out).
+        """
         tree = self._tree(market)
+        if now_ms > self._served_ms:
+            self._served_ms = now_ms
         out = []
+        gaps = bool(tree.segments) and any(seg.gap for seg in tree.segments)
         for open_ms in interval.opens(first_open, count, offset_ms):
             if open_ms > now_ms:
                 break
             end_ms = interval.next_open(open_ms, offset_ms)
+            if gaps and self._in_gap(tree, open_ms, end_ms):
+                # A gap in the data: candles wholly inside it do not exist.
+                continue
             out.append(self._candle(tree, market, open_ms, end_ms, now_ms))
         return out
 
@@ -521,7 +664,7 @@ class CandleSource:
         closed = end_ms <= now_ms
         stop = end_ms if closed else max(start, now_ms // SECOND_MS * SECOND_MS)
         if stop > start:
-            o, h, low, c, v, q, n, tb, tq, first = tree.span(start, stop)
+            o, h, low, c, v, q, n, tb, tq, first = tree.span(start, stop)[:10]
         else:
             # Opened less than a second ago: one tick at the open price, no trades.
             price = tree.node(LEAF, start // SECOND_MS)[0]
@@ -534,6 +677,14 @@ class CandleSource:
             first -= tree.trades_before_listing
             last = first + n - 1
         return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
+
+
+def _make_model(factory: Callable[[int], ICandleModel] | str, seed: int) -> ICandleModel:
+    if isinstance(factory, str):
+        from mockex.models import model_factory
+
+        factory = model_factory(factory)
+    return factory(seed)
 
 
 def window(

@@ -53,12 +53,12 @@ class RowCache:
         closed_count = count if last_closed else count - 1
         parts = []
         if closed_count:
-            parts.append(
-                self._closed_block(
-                    market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator,
-                    newest_first,
-                )
+            block = self._closed_block(
+                market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator,
+                newest_first,
             )
+            if block:
+                parts.append(block)
         if not last_closed:
             live = self.source.candle(market, interval, last_open, now_ms, offset_ms)
             if live is not None:
@@ -107,16 +107,24 @@ class RowCache:
                 candles = self.source.candles(
                     market, interval, opens[first_i], end - start + 1, now_ms, offset_ms
                 )
-                for j, candle in enumerate(candles):
-                    row = fmt(candle)
-                    out[first_i + j] = row
-                    rows[(base, candle.open_ms)] = row
+                if len(candles) == end - start + 1:
+                    for j, candle in enumerate(candles):
+                        row = fmt(candle)
+                        out[first_i + j] = row
+                        rows[(base, candle.open_ms)] = row
+                else:
+                    # Some candles do not exist (a gap): place the others by open time.
+                    made = {candle.open_ms: fmt(candle) for candle in candles}
+                    for i in missing[start:end + 1]:
+                        row = made.get(opens[i], b"")
+                        out[i] = row
+                        rows[(base, opens[i])] = row
                 start = end + 1
             while len(rows) > self._max_rows:
                 del rows[next(iter(rows))]
         if newest_first:
             out.reverse()
-        block = separator.join(out)
+        block = separator.join(out) if all(out) else separator.join(row for row in out if row)
         self._blocks[block_key] = block
         if len(self._blocks) > self._max_blocks:
             del self._blocks[next(iter(self._blocks))]

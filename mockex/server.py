@@ -15,6 +15,7 @@ Nothing here takes the global reactor unless the caller passes none.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Iterable, Mapping, Sequence
 
 from autobahn.twisted.resource import WebSocketResource
@@ -27,10 +28,11 @@ from zope.interface import implementer
 from mockex.clock import MarketClock
 from mockex.control import ControlApi
 from mockex.faults import FaultController, FaultMiddleware
-from mockex.interfaces import IExchange, IVenueContext
+from mockex.interfaces import IExchange, IVenueContext, RestResponse
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
 from mockex.rest import RestApp
+from mockex.scenarios import Scenario
 from mockex.rows import RowCache
 from mockex.streams import StreamHub
 from mockex.transport import ConnectionLayer
@@ -40,6 +42,8 @@ from mockex.ws import GOING_AWAY, StreamFactory, StreamProtocol
 #: (symbol, interval, price); the interval is accepted and ignored, every interval
 #: of the venue is served.
 PairSpec = tuple[str, float] | tuple[str, str, float]
+
+#: The control endpoint that starts a scenario (not part of any venue's API).
 
 #: Seconds ``stop()`` waits for WebSocket clients to answer the close frame.
 STOP_GRACE_SECONDS = 2.0
@@ -120,6 +124,8 @@ class MockServer:
         faults: bool = True,
         control_token: str | None = None,
         scenario_dir: str | None = None,
+        model: str | None = None,
+        models: Mapping[str, str] | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -132,8 +138,13 @@ class MockServer:
         self.seed = seed
         self._listen = listen
         self.clock = MarketClock(reactor, speed=speed, origin_ms=origin_ms)
-        self.source = CandleSource(seed=seed)
         self.markets = build_markets(self.venue, pairs)
+        per_market = {}
+        for symbol, name in (models or {}).items():
+            if symbol not in self.markets:
+                raise ValueError(f"--model: no market {symbol!r} (listed: {', '.join(self.markets)})")
+            per_market[self.markets[symbol].key] = name
+        self.source = CandleSource(seed=seed, model_factory=model, models=per_market)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
         #: the fault controller (see mockex.faults), None if built with faults=False
         self.faults: FaultController | None = None
@@ -144,7 +155,9 @@ class MockServer:
                 reactor, seed, self.venue, self.clock.now_ms, scenario_dir=scenario_dir
             )
             middleware.append(FaultMiddleware(self.faults))
-            control = ControlApi(self.faults, control_token)
+            control = ControlApi(
+                self.faults, control_token, {"market": lambda m, b: self._control_market(m, b)}
+            )
         self.ws_factory = StreamFactory(self.venue, self.context, None, reactor, self.faults)  # type: ignore[arg-type]
         self.hub = StreamHub(
             self.clock, self.source, self.venue.stream_period_ms, self.ws_factory.prepareMessage
@@ -200,6 +213,46 @@ class MockServer:
             latency_ms, packet_loss_rate, error_rate, jitter_ms=jitter_ms
         )
 
+    # -- scenarios ----------------------------------------------------------------
+
+    def scenario(
+        self, symbol: str, kind: str, value: float = 0.0, duration: float | None = None
+    ) -> Scenario:
+        """
+        Start a scenario on ``symbol`` (the venue's spelling) from the next whole second
+        of market time: ``shock`` (``value`` percent, now), ``trend`` (``value`` percent
+        per day), ``volatility`` (``value`` times), ``freeze`` (no trades) or ``gap``
+        (no data), for ``duration`` market seconds or until replaced. Raises ValueError.
+        """
+        market = self.markets.get(symbol)
+        if market is None:
+            raise ValueError(f"no market {symbol!r}")
+        duration_ms = None if duration is None else round(duration * 1000)
+        return self.source.set_scenario(market, kind, self.clock.now_ms(), value, duration_ms)
+
+    def _control_market(self, method: str, body: Any) -> RestResponse:
+        """``POST /__mockex__/market {"symbol", "kind", "value", "duration"}`` (seconds)."""
+        if method != "POST":
+            return _control_json(405, {"error": "POST a market scenario"})
+        if not isinstance(body, dict) or not {"symbol", "kind"} <= set(body) or set(body) - {
+            "symbol", "kind", "value", "duration"
+        }:
+            return _control_json(400, {"error": 'POST {"symbol", "kind", "value"?, "duration"?}'})
+        try:
+            duration = body.get("duration")
+            scenario = self.scenario(
+                str(body["symbol"]),
+                str(body["kind"]),
+                float(body.get("value", 0.0)),
+                None if duration is None else float(duration),
+            )
+        except (TypeError, ValueError) as e:
+            return _control_json(400, {"error": str(e)})
+        return _control_json(200, {
+            "kind": scenario.kind, "start": scenario.start_ms, "value": scenario.value,
+            "end": scenario.end_ms,
+        })
+
     # -- life cycle ---------------------------------------------------------------
 
     def start(self) -> "Deferred[MockServer]":
@@ -249,6 +302,10 @@ class MockServer:
 
         stopped.addCallback(connections_gone).addCallback(all_closed)
         return done
+
+
+def _control_json(status: int, value: Any) -> RestResponse:
+    return RestResponse(status, json.dumps(value).encode(), content_type="application/json")
 
 
 async def _as_coro(result: Any) -> Any:

@@ -60,6 +60,26 @@ def parse_pairs(text: str) -> list[tuple[str, float]]:
     return pairs
 
 
+def parse_models(text: str) -> tuple[str, dict[str, str]]:
+    """``stylized,BTCUSDT=gbm`` as ``("stylized", {"BTCUSDT": "gbm"})``."""
+    from mockex.models import MODELS
+
+    default = "stylized"
+    per_symbol: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        symbol, sep, name = item.rpartition("=")
+        if name not in MODELS:
+            raise usage.UsageError(f"--model: unknown model {name!r} (known: {', '.join(sorted(MODELS))})")
+        if sep:
+            per_symbol[symbol] = name
+        else:
+            default = name
+    return default, per_symbol
+
+
 class Options(usage.Options):
     synopsis = "[options]"
     longdesc = (
@@ -81,6 +101,8 @@ class Options(usage.Options):
         ["scenario-dir", None, None, "Directory the control API may load scenario files from."],
         ["control-token", None, None, "Require this X-Mockex-Token on /__mockex__/ (and then "
          "answer non-loopback callers too)."],
+        ["model", "m", "stylized",
+         "Price model: NAME for every market, or NAME,SYMBOL=NAME,... (stylized, gbm, randomwalk)."],
     ]
     optFlags = [
         ["list-exchanges", None, "List the installed venues and exit."],
@@ -149,6 +171,16 @@ class Options(usage.Options):
                     raise usage.UsageError(f"--pairs ({venue.name}): {e}") from None
         else:
             self["pair_list"] = None
+        self["model_default"], self["model_map"] = parse_models(self["model"])
+        if self["model_map"]:
+            from mockex.server import build_markets
+
+            listed: set[str] = set()
+            for venue in venues:
+                listed.update(build_markets(venue, self["pair_list"]))
+            for symbol in self["model_map"]:
+                if symbol not in listed:
+                    raise usage.UsageError(f"--model: no market {symbol!r} (listed: {', '.join(sorted(listed))})")
         if not self["speed"] > 0:
             raise usage.UsageError("--speed must be positive")
         if self["start"] is not None:
@@ -212,6 +244,8 @@ class MockService(Service):
                 faults=not o["no-faults"],
                 control_token=o["control-token"],
                 scenario_dir=o["scenario-dir"],
+                model=o["model_default"],
+                models=_models_for(venue, o),
             )
             if server.faults is not None:
                 if o["scenario"] is not None:
@@ -244,6 +278,16 @@ class MockService(Service):
 
         stopping = [server.stop() for server in self.servers]
         return gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
+
+
+def _models_for(venue: Any, o: Options) -> dict[str, str]:
+    """The per-symbol models of ``--model`` that this venue lists (in its spelling)."""
+    if not o["model_map"]:
+        return {}
+    from mockex.server import build_markets
+
+    listed = build_markets(venue, o["pair_list"])
+    return {symbol: name for symbol, name in o["model_map"].items() if symbol in listed}
 
 
 def makeService(options: Options, reactor: Any = None) -> IService:
