@@ -10,6 +10,7 @@ a traceback page or kill the server.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 from klein import Klein
@@ -60,12 +61,34 @@ def to_rest_request(request: IRequest, path_args: dict[str, str]) -> RestRequest
     )
 
 
+def set_exact_header(request: IRequest, name: str, value: str) -> None:
+    """
+    Set a response header with its name written exactly as given. Twisted writes
+    every name in Http-Header-Case; venues send some in lower case on the wire
+    (Binance: ``x-mbx-used-weight``), so those go into the header table as they are.
+    """
+    raw = name.encode("latin-1")
+    encoded = value.encode("latin-1")
+    headers = request.responseHeaders
+    store = getattr(headers, "_rawHeaders", None)
+    canonical = b"-".join(word.capitalize() for word in raw.split(b"-"))
+    exact = isinstance(store, dict) and raw != canonical and _TOKEN.match(raw)
+    if not exact or b"\n" in encoded or b"\r" in encoded:
+        request.setHeader(raw, encoded)
+        return
+    store.pop(canonical, None)
+    store[raw] = [encoded]
+
+
+_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
 def write_response(request: IRequest, response: RestResponse) -> bytes:
     request.setResponseCode(response.status)
     request.setHeader(b"content-type", response.content_type.encode("latin-1"))
     request.setHeader(b"content-length", b"%d" % len(response.body))
     for name, value in response.headers:
-        request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
+        set_exact_header(request, name, value)
     return response.body
 
 

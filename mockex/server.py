@@ -28,6 +28,7 @@ from mockex.clock import MarketClock
 from mockex.interfaces import IExchange, IVenueContext
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
+from mockex.ratelimit import Limits, RateLimiter, adjust, venue_limits
 from mockex.rest import RestApp
 from mockex.rows import RowCache
 from mockex.streams import StreamHub
@@ -59,6 +60,8 @@ class VenueContext:
         self.clock = clock
         self.options = dict(options)
         self.rows = RowCache(source)
+        #: the Limits enforced now; the server's RateLimiter keeps it current
+        self.limits: Limits = Limits()
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -93,7 +96,8 @@ class MockServer:
     ``exchange`` is a plugin name (``binance_spot``) or an :class:`IExchange`.
     ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). ``speed``
     accelerates market time; ``origin_ms`` starts market time at a chosen instant.
-    ``options`` are the venue's documented switches.
+    ``options`` are the venue's documented switches. ``limits`` replaces the venue's
+    declared rate limits (see :meth:`set_rate_limits` to adjust them).
     """
 
     def __init__(
@@ -109,6 +113,7 @@ class MockServer:
         origin_ms: int | None = None,
         options: Mapping[str, str] | None = None,
         listen: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -124,12 +129,16 @@ class MockServer:
         self.source = CandleSource(seed=seed)
         self.markets = build_markets(self.venue, pairs)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
-        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor)  # type: ignore[arg-type]
+        self.limiter = RateLimiter(self.venue, limits or venue_limits(self.venue), self.clock.now_ms)
+        self.context.limits = self.limiter.limits
+        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor, self.limiter)  # type: ignore[arg-type]
         self.hub = StreamHub(
             self.clock, self.source, self.venue.stream_period_ms, self.ws_factory.prepareMessage
         )
         self.ws_factory.hub = self.hub
-        self.rest = RestApp(self.venue, self.context, WebSocketResource(self.ws_factory))
+        self.rest = RestApp(
+            self.venue, self.context, WebSocketResource(self.ws_factory), middleware=[self.limiter]
+        )
         self.site = _QuietSite(self.rest.resource(), reactor=reactor)
         self.factory = ConnectionLayer(self.site)
         self._listening: IListeningPort | None = None
@@ -155,6 +164,31 @@ class MockServer:
     def resource(self) -> Any:
         """The root web resource, for in-memory requests (``StubTreq``)."""
         return self.site.resource
+
+    # -- rate limits --------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        """The rate limits enforced now (see docs/rate-limits.md)."""
+        return self.limiter.limits
+
+    def set_rate_limits(self, limits: Limits | None = None, **knobs: Any) -> Limits:
+        """
+        Change the enforced limits while running: a whole :class:`Limits`, and/or
+        knobs of :func:`mockex.ratelimit.adjust` (``enabled``, ``rest_limit``,
+        ``rest_period_ms``, ``raw_limit``, ``ws_limit``, ``ws_burst``,
+        ``ws_max_streams``, ``ws_connection_attempts``, ``ws_max_connections``,
+        ``client_header``, ``ban_after``...; None lifts a limit). exchangeInfo
+        advertises the result. Returns it.
+        """
+        new = adjust(limits if limits is not None else self.limiter.limits, **knobs)
+        self.limiter.configure(new)
+        self.context.limits = new
+        return new
+
+    def reset_rate_limits(self) -> None:
+        """Forget every client's counters and bans (keeps the configuration)."""
+        self.limiter.reset()
 
     # -- life cycle ---------------------------------------------------------------
 

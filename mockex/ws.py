@@ -30,6 +30,7 @@ from mockex.interfaces import (
     IVenueContext,
     VenueError,
 )
+from mockex.ratelimit import NO_LIMITS, MessageWindow, RateLimiter
 from mockex.streams import StreamHub
 
 log = Logger()
@@ -56,6 +57,9 @@ class StreamProtocol(WebSocketServerProtocol):
 
     factory: "StreamFactory"
     session: IStreamSession | None = None
+    #: the rate limiter's name for this connection's client, once counted as open
+    _client_key: str | None = None
+    _over_rate = False
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -65,6 +69,13 @@ class StreamProtocol(WebSocketServerProtocol):
             params=request.params,
             headers={k.lower(): v for k, v in request.headers.items()},
         )
+        limiter = self.factory.limiter
+        peer = self.transport.getPeer() if self.transport is not None else None
+        self._pending_key = limiter.client_key(getattr(peer, "host", ""), handshake.headers)
+        refusal = limiter.ws_attempt(self._pending_key)
+        if refusal is not None:
+            raise ConnectionDeny(*refusal)
+        self._messages = MessageWindow()
         try:
             self.session = self.factory.venue.open_session(handshake, self.factory.context)
         except VenueError as e:
@@ -75,6 +86,8 @@ class StreamProtocol(WebSocketServerProtocol):
     def onOpen(self) -> None:
         factory = self.factory
         factory.live.add(self)
+        self._client_key = self._pending_key
+        factory.limiter.ws_opened(self._client_key)
         keepalive = factory.venue.keepalive
         if keepalive.ping_interval > 0:
             self._last_heard = factory.reactor.seconds()
@@ -85,15 +98,23 @@ class StreamProtocol(WebSocketServerProtocol):
         self._guard(self.session.opened, self)
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
-        if self.session is not None:
+        if self.session is not None and self._admit():
             self._guard(self.session.received, payload, isBinary)
 
+    def onPing(self, payload: bytes) -> None:
+        if self._admit():
+            super().onPing(payload)
+
     def onPong(self, payload: bytes) -> None:
-        self._last_heard = self.factory.reactor.seconds()
+        if self._admit():
+            self._last_heard = self.factory.reactor.seconds()
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         factory = self.factory
         factory.live.discard(self)
+        if self._client_key is not None:
+            factory.limiter.ws_closed(self._client_key)
+            self._client_key = None
         if self._keepalive is not None and self._keepalive.running:
             self._keepalive.stop()
         self._keepalive = None
@@ -101,6 +122,29 @@ class StreamProtocol(WebSocketServerProtocol):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
             self._topics.clear()
+
+    # -- limits -----------------------------------------------------------------
+
+    def _admit(self) -> bool:
+        """
+        Count an incoming message (text, binary, ping or pong) against the venue's
+        message rate; over it, close the connection (once) and drop the message.
+        """
+        if self._over_rate:
+            return False
+        limiter = self.factory.limiter
+        if limiter.admit_message(self._messages):
+            return True
+        self._over_rate = True
+        ws = limiter.limits.ws
+        log.info("closing {peer}: over {n} messages per {ms} ms", peer=self.peer,
+                 n=ws.messages, ms=ws.message_window_ms)
+        self.close(ws.close_code, ws.close_reason)
+        return False
+
+    @property
+    def max_streams(self) -> int | None:
+        return self.factory.limiter.max_streams
 
     # -- keep-alive -----------------------------------------------------------
 
@@ -171,11 +215,14 @@ class StreamFactory(WebSocketServerFactory):
         context: IVenueContext,
         hub: StreamHub,
         reactor: IReactorTime,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(reactor=reactor)
         self.venue = venue
         self.context = context
         self.hub = hub
+        #: connection attempts, concurrent connections and message rates
+        self.limiter = limiter or RateLimiter(venue, NO_LIMITS, lambda: 0)
         self.live: set[StreamProtocol] = set()
         self._batched_timer = _ReactorTimer(reactor)
         # The venue's keep-alive is ours (on the injected reactor), not Autobahn's.
