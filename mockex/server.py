@@ -29,6 +29,7 @@ from mockex.interfaces import IExchange, IVenueContext
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
 from mockex.ratelimit import Limits, RateLimiter, adjust, venue_limits
+from mockex.ratelimit_control import install as install_rate_limit_control
 from mockex.rest import RestApp
 from mockex.rows import RowCache
 from mockex.streams import StreamHub
@@ -139,6 +140,7 @@ class MockServer:
         self.rest = RestApp(
             self.venue, self.context, WebSocketResource(self.ws_factory), middleware=[self.limiter]
         )
+        install_rate_limit_control(self.rest.app, self)  # /__mockex__/rate-limits
         self.site = _QuietSite(self.rest.resource(), reactor=reactor)
         self.factory = ConnectionLayer(self.site)
         self._listening: IListeningPort | None = None

@@ -60,6 +60,7 @@ class StreamProtocol(WebSocketServerProtocol):
     #: the rate limiter's name for this connection's client, once counted as open
     _client_key: str | None = None
     _over_rate = False
+    _keepalive: LoopingCall | None = None
 
     # -- Autobahn callbacks -------------------------------------------------
 
