@@ -410,7 +410,8 @@ class RateLimiter:
         self._limits = limits
         self._windows = windows
         self._sizes = tuple(w.ms for w in windows)
-        self._by_weight = tuple(w.counts == WEIGHT for w in windows)
+        self._specs = tuple((w.ms, w.limit, w.counts == WEIGHT) for w in windows)
+        self._pending: tuple[RestRequest, _Client, int] | None = None
         self._headers = tuple(
             (i, name) for i, w in enumerate(windows) for name in w.header_names()
         )
@@ -479,43 +480,56 @@ class RateLimiter:
         return max(0, weight)
 
     def before(self, route: RestRoute, request: RestRequest) -> RestResponse | None:
+        # The hot path: O(windows) integer arithmetic, no allocation when admitted.
         if not self._rest_on:
             return None
         now = self._now()
-        client = self._client(self.client_key(request.client, request.headers))
+        header = self._limits.client_header
+        key = self.client_key(request.client, request.headers) if header else request.client
+        client = self._clients.get(key)
+        if client is None:
+            client = self._client(key)
+        # after() runs right after the handler, for this very request: it reuses these
+        self._pending = (request, client, now)
         if client.ban_until > now:
             return self._banned(client, now)
-        weight = self.weight(route, request)
-        windows, sizes, by_weight = self._windows, self._sizes, self._by_weight
+        rest = self._limits.rest
+        weight = rest.weights.get(route.name or route.path, rest.default_weight)
+        if weight.__class__ is not int:
+            weight = self.weight(route, request)
         starts, used = client.starts, client.used
-        over: RestWindow | None = None
+        over = -1
         wait = 0
-        for i in range(len(windows)):
-            start = now - now % sizes[i]
-            base = used[i] if starts[i] == start else 0
-            if base + (weight if by_weight[i] else 1) > windows[i].limit:
-                if over is None:
-                    over = windows[i]
-                wait = max(wait, start + sizes[i] - now)
-        ban = self._limits.rest.ban
-        if over is not None and ban is not None and client.strikes >= ban.after_rejections:
+        i = 0
+        for size, limit, by_weight in self._specs:
+            start = now - now % size
+            if (used[i] if starts[i] == start else 0) + (weight if by_weight else 1) > limit:
+                if over < 0:
+                    over = i
+                wait = max(wait, start + size - now)
+            i += 1
+        ban = rest.ban
+        if over >= 0 and ban is not None and client.strikes >= ban.after_rejections:
             if now - client.ban_until >= ban.forgive_ms:
                 client.ban_level = 0
             client.ban_until = now + ban.duration_ms(client.ban_level)
             client.ban_level += 1
             client.strikes = 0
             return self._banned(client, now)
-        for i in range(len(windows)):
-            start = now - now % sizes[i]
+        i = 0
+        for size, _limit, by_weight in self._specs:
+            start = now - now % size
             if starts[i] != start:
                 starts[i] = start
                 used[i] = 0
-            used[i] += weight if by_weight[i] else 1
-        if over is None:
+            used[i] += weight if by_weight else 1
+            i += 1
+        if over < 0:
             client.strikes = 0
             return None
         client.strikes += 1
-        detail = f"{over.type} {over.limit} {over.interval_num} {over.interval}"
+        w = self._windows[over]
+        detail = f"{w.type} {w.limit} {w.interval_num} {w.interval}"
         return self._with_retry_after(self.venue.error_response(RATE_LIMITED, detail), wait)
 
     def _banned(self, client: _Client, now: int) -> RestResponse:
@@ -532,15 +546,23 @@ class RateLimiter:
     def after(self, route: RestRoute, request: RestRequest, response: RestResponse) -> RestResponse:
         if not self._rest_on or not self._headers:
             return response
-        client = self._clients.get(self.client_key(request.client, request.headers))
-        now = self._now()
-        extra = []
-        for i, name in self._headers:
-            value = 0
-            if client is not None and client.starts[i] == now - now % self._sizes[i]:
-                value = client.used[i]
-            extra.append((name, str(value)))
-        return evolve(response, headers=response.headers + tuple(extra))
+        pending, self._pending = self._pending, None
+        if pending is not None and pending[0] is request:
+            _, client, now = pending
+        else:
+            client = self._clients.get(self.client_key(request.client, request.headers))
+            now = self._now()
+        sizes = self._sizes
+        if client is None:
+            extra = tuple((name, "0") for _, name in self._headers)
+        else:
+            starts, used = client.starts, client.used
+            extra = tuple(
+                (name, str(used[i]) if starts[i] == now - now % sizes[i] else "0")
+                for i, name in self._headers
+            )
+        # (not attrs.evolve: this runs on every response)
+        return RestResponse(response.status, response.body, response.headers + extra, response.content_type)
 
     # -- WebSocket ------------------------------------------------------------------
 

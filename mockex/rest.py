@@ -67,13 +67,15 @@ def set_exact_header(request: IRequest, name: str, value: str) -> None:
     every name in Http-Header-Case; venues send some in lower case on the wire
     (Binance: ``x-mbx-used-weight``), so those go into the header table as they are.
     """
-    raw = name.encode("latin-1")
     encoded = value.encode("latin-1")
-    headers = request.responseHeaders
-    store = getattr(headers, "_rawHeaders", None)
-    canonical = b"-".join(word.capitalize() for word in raw.split(b"-"))
-    exact = isinstance(store, dict) and raw != canonical and _TOKEN.match(raw)
-    if not exact or b"\n" in encoded or b"\r" in encoded:
+    names = _EXACT_NAMES.get(name)
+    if names is None:
+        raw = name.encode("latin-1")
+        canonical = b"-".join(word.capitalize() for word in raw.split(b"-"))
+        names = _EXACT_NAMES[name] = (raw, canonical, raw != canonical and bool(_TOKEN.match(raw)))
+    raw, canonical, exact = names
+    store = getattr(request.responseHeaders, "_rawHeaders", None)
+    if not exact or not isinstance(store, dict) or b"\n" in encoded or b"\r" in encoded:
         request.setHeader(raw, encoded)
         return
     store.pop(canonical, None)
@@ -81,6 +83,9 @@ def set_exact_header(request: IRequest, name: str, value: str) -> None:
 
 
 _TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: header name -> (as bytes, Http-Header-Case, whether to write it exactly); venues
+#: declare a handful of names, so this stays small
+_EXACT_NAMES: dict[str, tuple[bytes, bytes, bool]] = {}
 
 
 def write_response(request: IRequest, response: RestResponse) -> bytes:
