@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from attrs import evolve, field, frozen
 from zope.interface import implementer
@@ -168,6 +168,10 @@ class WsLimits:
     refuse_status: int = 429
 
 
+def _lower_or_none(value: str | None) -> str | None:
+    return value.lower() if value else None
+
+
 @frozen
 class Limits:
     """Everything a server enforces; a venue declares its own as ``IExchange.limits``."""
@@ -176,9 +180,9 @@ class Limits:
     ws: WsLimits = WsLimits()
     #: False: nothing is counted or enforced and no limit headers are written
     enabled: bool = True
-    #: a request header (lower case) that, with the IP, tells clients apart; e.g.
-    #: ``x-mbx-apikey`` to run several independent clients on one loopback address
-    client_header: str | None = None
+    #: a request header that, with the IP, tells clients apart; e.g. ``x-mbx-apikey``
+    #: to run several independent clients on one loopback address (kept lower case)
+    client_header: str | None = field(default=None, converter=_lower_or_none)
 
 
 #: What a venue that declares nothing gets.
@@ -294,7 +298,7 @@ def adjust(
     if enabled is not KEEP:
         out = evolve(out, enabled=bool(enabled))
     if client_header is not KEEP:
-        out = evolve(out, client_header=client_header.lower() if client_header else None)
+        out = evolve(out, client_header=client_header)
     return out
 
 
@@ -613,11 +617,3 @@ class RateLimiter:
     def max_streams(self) -> int | None:
         limits = self._limits
         return limits.ws.max_streams if limits.enabled else None
-
-
-def retry_after_seconds(headers: Iterable[tuple[str, str]]) -> int | None:
-    """The ``Retry-After`` of a response's headers (a helper for tests and tools)."""
-    for name, value in headers:
-        if name.lower() == "retry-after":
-            return int(value)
-    return None
