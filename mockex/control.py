@@ -59,12 +59,12 @@ class ControlApi:
         self,
         faults: FaultController,
         token: str | None = None,
-        extensions: "dict[str, Callable[[str, Any], RestResponse]] | None" = None,
+        extensions: "dict[str, Callable[[str, list[str], Any], RestResponse]] | None" = None,
     ) -> None:
         self.faults = faults
         self.token = token or None
-        #: more endpoints ``/__mockex__/<name>``: ``handler(method, json_body)``, behind
-        #: the same access rule (other shared machinery: market scenarios, limits)
+        #: more endpoints ``/__mockex__/<name>[/...]``: ``handler(method, rest_of_path,
+        #: json_body)``, behind the same access rule (market scenarios, rate limits)
         self.extensions = dict(extensions or {})
 
     def allowed(self, request: IRequest) -> bool:
@@ -158,8 +158,8 @@ class ControlApi:
                         raise _BadRequest("scenario must be an object")
                     faults.load_scenario(body["scenario"])
                 return _json(200, self._state())
-        elif route in self.extensions and len(parts) == 1:
-            return self.extensions[route](method, body)
+        elif route in self.extensions:
+            return self.extensions[route](method, parts[1:], body)
         elif route == "reset" and len(parts) == 1:
             if method == "POST":
                 faults.reset()

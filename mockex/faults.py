@@ -44,6 +44,7 @@ from twisted.logger import Logger
 from twisted.protocols.policies import ProtocolWrapper
 from zope.interface import implementer
 
+from mockex.ratelimit import rate_limit_detail, venue_limits, with_retry_after
 from mockex.interfaces import (
     BANNED,
     BUSY,
@@ -1095,8 +1096,12 @@ class FaultMiddleware:
                 return response
             if kind in (RATE_LIMIT, BAN):
                 retry = rule.p("retry_after_s")
-                until = ctl._now_ms() + retry * 1000
-                response = venue.error_response(RATE_LIMITED if kind == RATE_LIMIT else BANNED, f"{retry} {until}")
+                limits = venue_limits(venue)
+                if kind == RATE_LIMIT:
+                    response = venue.error_response(RATE_LIMITED, rate_limit_detail(limits))
+                else:
+                    response = venue.error_response(BANNED, str(ctl._now_ms() + retry * 1000))
+                response = with_retry_after(response, retry, limits.rest.retry_after or "Retry-After")
                 ctl.record(rule, serial, name, f"{response.status}")
                 return response
             assert wrapper is not None

@@ -87,9 +87,11 @@ INTERNAL = "internal"  # an unexpected failure: the venue's "unknown error"
 DISCONNECTED = "disconnected"  # the venue's internal-disconnect 5xx
 TIMEOUT = "timeout"  # the venue's backend-timeout 5xx
 BUSY = "busy"  # the venue's server-busy 5xx
-#: Too many requests (Binance: 429, -1003). ``detail`` is ``"<retry-after seconds> <until ms>"``.
+#: Over a rate limit (Binance: 429, -1003). ``detail`` is the violated window as
+#: ``"<type> <limit> <interval_num> <interval>"``, e.g. ``"REQUEST_WEIGHT 6000 1 MINUTE"``.
 RATE_LIMITED = "rate_limited"
-#: Banned for sending on after a 429 (Binance: 418, -1003). ``detail`` as for RATE_LIMITED.
+#: Banned for going on over a limit (Binance: 418, -1003). ``detail`` is the end of
+#: the ban, epoch milliseconds of the market clock, e.g. ``"1795565040000"``.
 BANNED = "banned"
 
 
@@ -150,6 +152,11 @@ class IStreamLink(Interface):
 
     def now_ms() -> int:
         """The market clock, epoch milliseconds."""
+
+    max_streams = Attribute(
+        "How many streams this connection may listen to now (None: no limit). The "
+        "session answers a request beyond it with the venue's own error."
+    )
 
     def send(payload: bytes) -> None:
         """Send one text message."""
@@ -268,6 +275,11 @@ class IVenueContext(Interface):
     rows = Attribute(
         "The :class:`~mockex.rows.RowCache` of this server: formatted closed candles."
     )
+    limits = Attribute(
+        "The :class:`~mockex.ratelimit.Limits` enforced now (the venue's declaration as "
+        "adjusted at run time): what the venue advertises (Binance: exchangeInfo "
+        "``rateLimits``) is read from here."
+    )
 
     def now_ms() -> int:
         """The market clock, epoch milliseconds."""
@@ -283,6 +295,9 @@ class IExchange(IPlugin):
 
     Everything here is declarative or a pure function of its arguments: per-server
     state lives in the :class:`IVenueContext` and the session objects.
+
+    A venue may also declare ``limits``, a :class:`~mockex.ratelimit.Limits` value
+    (see docs/rate-limits.md); without it nothing is limited.
     """
 
     name = Attribute("The ``--exchange`` name, e.g. ``binance_spot``.")
@@ -291,6 +306,10 @@ class IExchange(IPlugin):
         "Mapping from the venue's interval names to :class:`~mockex.intervals.Interval`."
     )
     keepalive = Attribute("The venue's WebSocket :class:`Keepalive`.")
+    # Optional (so not an Attribute, which verifyObject would demand):
+    # ``limits``, the venue's :class:`~mockex.ratelimit.Limits` (REST windows, per-route
+    # weights, used-weight headers, ban policy, WebSocket limits) as data. The shared
+    # rate limiter enforces it; a venue never counts anything. Absent: no limits.
 
     def default_markets() -> Sequence["Market"]:
         """The markets listed when the user names none."""
@@ -311,7 +330,10 @@ class IExchange(IPlugin):
         """Klein path patterns that upgrade to WebSocket."""
 
     def error_response(kind: str, detail: str = "") -> RestResponse:
-        """The venue's own answer for an error the shared machinery detects."""
+        """
+        The venue's own answer for an error the shared machinery detects (for
+        ``RATE_LIMITED`` and ``BANNED``, ``detail`` is described with the kind).
+        """
 
     def open_session(handshake: Handshake, context: IVenueContext) -> IStreamSession:
         """

@@ -10,6 +10,7 @@ a traceback page or kill the server.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 from urllib.parse import parse_qsl
 
@@ -86,12 +87,39 @@ def to_rest_request(request: IRequest, path_args: dict[str, str]) -> RestRequest
     )
 
 
+def set_exact_header(request: IRequest, name: str, value: str) -> None:
+    """
+    Set a response header with its name written exactly as given. Twisted writes
+    every name in Http-Header-Case; venues send some in lower case on the wire
+    (Binance: ``x-mbx-used-weight``), so those go into the header table as they are.
+    """
+    encoded = value.encode("latin-1")
+    names = _EXACT_NAMES.get(name)
+    if names is None:
+        raw = name.encode("latin-1")
+        canonical = b"-".join(word.capitalize() for word in raw.split(b"-"))
+        names = _EXACT_NAMES[name] = (raw, canonical, raw != canonical and bool(_TOKEN.match(raw)))
+    raw, canonical, exact = names
+    store = getattr(request.responseHeaders, "_rawHeaders", None)
+    if not exact or not isinstance(store, dict) or b"\n" in encoded or b"\r" in encoded:
+        request.setHeader(raw, encoded)
+        return
+    store.pop(canonical, None)
+    store[raw] = [encoded]
+
+
+_TOKEN = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+#: header name -> (as bytes, Http-Header-Case, whether to write it exactly); venues
+#: declare a handful of names, so this stays small
+_EXACT_NAMES: dict[str, tuple[bytes, bytes, bool]] = {}
+
+
 def write_response(request: IRequest, response: RestResponse) -> bytes:
     request.setResponseCode(response.status)
     request.setHeader(b"content-type", response.content_type.encode("latin-1"))
     request.setHeader(b"content-length", b"%d" % len(response.body))
     for name, value in response.headers:
-        request.setHeader(name.encode("latin-1"), value.encode("latin-1"))
+        set_exact_header(request, name, value)
     return response.body
 
 

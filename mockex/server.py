@@ -31,6 +31,8 @@ from mockex.faults import FaultController, FaultMiddleware
 from mockex.interfaces import IExchange, IVenueContext, RestResponse
 from mockex.market import CandleSource, Market
 from mockex.plugins import find_exchange
+from mockex.ratelimit import Limits, RateLimiter, adjust, venue_limits
+from mockex import ratelimit_control
 from mockex.rest import RestApp
 from mockex.scenarios import Scenario
 from mockex.rows import RowCache
@@ -65,6 +67,8 @@ class VenueContext:
         self.clock = clock
         self.options = dict(options)
         self.rows = RowCache(source)
+        #: the Limits enforced now; the server's RateLimiter keeps it current
+        self.limits: Limits = Limits()
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -99,7 +103,8 @@ class MockServer:
     ``exchange`` is a plugin name (``binance_spot``) or an :class:`IExchange`.
     ``port=0`` picks a free port (read :attr:`port` after :meth:`start`). ``speed``
     accelerates market time; ``origin_ms`` starts market time at a chosen instant.
-    ``options`` are the venue's documented switches.
+    ``options`` are the venue's documented switches. ``limits`` replaces the venue's
+    declared rate limits (see :meth:`set_rate_limits` to adjust them).
 
     ``faults=False`` builds the server without the fault machinery at all (no
     :attr:`faults`, no control API): the baseline of ``bench/faults_overhead.py``.
@@ -126,6 +131,7 @@ class MockServer:
         scenario_dir: str | None = None,
         model: str | None = None,
         models: Mapping[str, str] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -146,8 +152,11 @@ class MockServer:
             per_market[self.markets[symbol].key] = name
         self.source = CandleSource(seed=seed, model_factory=model, models=per_market)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
+        self.limiter = RateLimiter(self.venue, limits or venue_limits(self.venue), self.clock.now_ms)
+        self.context.limits = self.limiter.limits
         #: the fault controller (see mockex.faults), None if built with faults=False
         self.faults: FaultController | None = None
+        # Faults first: a request lost on the way never reaches the limiter.
         middleware: list[Any] = []
         control = None
         if faults:
@@ -156,9 +165,17 @@ class MockServer:
             )
             middleware.append(FaultMiddleware(self.faults))
             control = ControlApi(
-                self.faults, control_token, {"market": lambda m, b: self._control_market(m, b)}
+                self.faults,
+                control_token,
+                {
+                    "market": lambda method, rest, body: self._control_market(method, rest, body),
+                    ratelimit_control.NAME: ratelimit_control.extension(self),
+                },
             )
-        self.ws_factory = StreamFactory(self.venue, self.context, None, reactor, self.faults)  # type: ignore[arg-type]
+        middleware.append(self.limiter)
+        self.ws_factory = StreamFactory(  # type: ignore[arg-type]
+            self.venue, self.context, None, reactor, self.faults, self.limiter
+        )
         self.hub = StreamHub(
             self.clock, self.source, self.venue.stream_period_ms, self.ws_factory.prepareMessage
         )
@@ -230,8 +247,10 @@ class MockServer:
         duration_ms = None if duration is None else round(duration * 1000)
         return self.source.set_scenario(market, kind, self.clock.now_ms(), value, duration_ms)
 
-    def _control_market(self, method: str, body: Any) -> RestResponse:
+    def _control_market(self, method: str, rest: Any, body: Any) -> RestResponse:
         """``POST /__mockex__/market {"symbol", "kind", "value", "duration"}`` (seconds)."""
+        if rest:
+            return _control_json(404, {"error": "unknown control path"})
         if method != "POST":
             return _control_json(405, {"error": "POST a market scenario"})
         if not isinstance(body, dict) or not {"symbol", "kind"} <= set(body) or set(body) - {
@@ -252,6 +271,31 @@ class MockServer:
             "kind": scenario.kind, "start": scenario.start_ms, "value": scenario.value,
             "end": scenario.end_ms,
         })
+
+    # -- rate limits --------------------------------------------------------------
+
+    @property
+    def limits(self) -> Limits:
+        """The rate limits enforced now (see docs/rate-limits.md)."""
+        return self.limiter.limits
+
+    def set_rate_limits(self, limits: Limits | None = None, **knobs: Any) -> Limits:
+        """
+        Change the enforced limits while running: a whole :class:`Limits`, and/or
+        knobs of :func:`mockex.ratelimit.adjust` (``enabled``, ``rest_limit``,
+        ``rest_period_ms``, ``raw_limit``, ``ws_limit``, ``ws_burst``,
+        ``ws_max_streams``, ``ws_connection_attempts``, ``ws_max_connections``,
+        ``client_header``, ``ban_after``...; None lifts a limit). exchangeInfo
+        advertises the result. Returns it.
+        """
+        new = adjust(limits if limits is not None else self.limiter.limits, **knobs)
+        self.limiter.configure(new)
+        self.context.limits = new
+        return new
+
+    def reset_rate_limits(self) -> None:
+        """Forget every client's counters and bans (keeps the configuration)."""
+        self.limiter.reset()
 
     # -- life cycle ---------------------------------------------------------------
 

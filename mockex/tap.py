@@ -37,6 +37,20 @@ def default_listen(index: int) -> str:
     """The listen description of the ``index``-th venue when none is given."""
     return f"tcp:{DEFAULT_PORT + index}:interface=127.0.0.1"
 
+#: Rate-limit options: option name -> (knob of mockex.ratelimit.adjust, help). Values
+#: are whole numbers; ``none`` lifts a limit.
+RATE_LIMIT_OPTIONS: dict[str, tuple[str, str]] = {
+    "rest-weight-limit": ("rest_limit", "Weight per window (Binance REQUEST_WEIGHT; default 6000)."),
+    "rest-period-ms": ("rest_period_ms", "Length of that window in ms, whole seconds (default 60000)."),
+    "raw-request-limit": ("raw_limit", "Requests per raw-request window (Binance RAW_REQUESTS; 61000)."),
+    "ban-after": ("ban_after", "Rejected (429) requests in a row before a ban (418); none: never ban."),
+    "ws-message-limit": ("ws_limit", "Incoming WebSocket messages per second per connection (5)."),
+    "ws-message-burst": ("ws_burst", "... at most this many in any burst/limit seconds (default: limit)."),
+    "ws-max-streams": ("ws_max_streams", "Streams per WebSocket connection (1024)."),
+    "ws-connection-attempts": ("ws_connection_attempts", "WebSocket upgrades per client per 5 minutes (300)."),
+    "ws-max-connections": ("ws_max_connections", "Open WebSocket connections per client (none)."),
+}
+
 
 def parse_pairs(text: str) -> list[tuple[str, float]]:
     """``BTCUSDT:50000,ETHUSDT:3000`` as ``[("BTCUSDT", 50000.0), ...]``."""
@@ -103,7 +117,10 @@ class Options(usage.Options):
          "answer non-loopback callers too)."],
         ["model", "m", "stylized",
          "Price model: NAME for every market, or NAME,SYMBOL=NAME,... (stylized, gbm, randomwalk)."],
-    ]
+        ["rate-limits", None, "on", "Enforce the venue's rate limits and WebSocket limits: on|off."],
+        ["client-header", None, None,
+         "A request header that, with the IP, tells clients apart (e.g. X-MBX-APIKEY)."],
+    ] + [[name, None, None, text] for name, (_knob, text) in RATE_LIMIT_OPTIONS.items()]
     optFlags = [
         ["list-exchanges", None, "List the installed venues and exit."],
         ["no-faults", None, "Build the server without the fault machinery or control API."],
@@ -190,6 +207,8 @@ class Options(usage.Options):
                 raise usage.UsageError("--start takes epoch milliseconds") from None
         self._check_faults()
 
+        self["rate_limits"] = self._rate_limits()
+
     def _check_faults(self) -> None:
         from mockex.faults import FaultController, FaultError
 
@@ -209,6 +228,37 @@ class Options(usage.Options):
                 FaultController(Clock(), 0, self["venue"]).load_scenario(self["scenario"])
             except FaultError as e:
                 raise usage.UsageError(f"--scenario: {e}") from None
+
+    def _rate_limits(self) -> dict[str, Any]:
+        """The options as knobs of :func:`mockex.ratelimit.adjust`, checked."""
+        knobs: dict[str, Any] = {}
+        switch = str(self["rate-limits"]).lower()
+        if switch not in ("on", "off"):
+            raise usage.UsageError("--rate-limits is on or off")
+        knobs["enabled"] = switch == "on"
+        if self["client-header"]:
+            knobs["client_header"] = self["client-header"].lower()
+        for name, (knob, _text) in RATE_LIMIT_OPTIONS.items():
+            text = self[name]
+            if text is None:
+                continue
+            if text.lower() == "none" and knob not in ("rest_limit", "rest_period_ms", "raw_limit"):
+                knobs[knob] = None
+                continue
+            try:
+                value = int(text)
+            except ValueError:
+                raise usage.UsageError(f"--{name} takes a whole number, not {text!r}") from None
+            if value < 0 or (value == 0 and knob in ("rest_period_ms", "ws_burst")):
+                raise usage.UsageError(f"--{name} must be positive, not {value}")
+            knobs[knob] = value
+        from mockex.ratelimit import adjust, venue_limits
+
+        try:
+            adjust(venue_limits(self["venue"]), **knobs)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        return knobs
 
 
 class MockService(Service):
@@ -254,6 +304,7 @@ class MockService(Service):
                     server.set_network_conditions(
                         o["latency-ms"], o["loss"], o["error-rate"], jitter_ms=o["jitter-ms"]
                     )
+            server.set_rate_limits(**o.get("rate_limits", {}))
             self.servers.append(server)
             d = server.start()
             d.addErrback(self._failed, venue.name, listen)

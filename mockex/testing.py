@@ -16,6 +16,10 @@ global reactor; time moves only when the test says so::
 ``server.http(...)`` sends a request over a raw in-memory connection through the real
 ``ConnectionLayer`` (and so through the transport-level fault machinery, which
 ``StubTreq`` requests bypass); ``server.faults`` is the server's fault controller.
+
+Requests and connections come from ``127.0.0.1`` unless ``client="10.0.0.7"`` says
+otherwise, so one test can play several clients (the rate limiter tells clients
+apart by IP, and optionally by a header: ``server.set_rate_limits(client_header=...)``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.protocol import Protocol
 from twisted.internet.testing import MemoryReactorClock
 from twisted.test import iosim
+from twisted.web.resource import IResource, Resource
 from treq.testing import StubTreq
 
 from mockex.server import MockServer
@@ -156,6 +161,21 @@ class HttpResult:
         return f"<HttpResult {self.status} complete={self.complete} lost={self.lost} {self.raw[:120]!r}>"
 
 
+class _AsClient(Resource):
+    """The server's root resource, seen from the client address of the next request."""
+
+    isLeaf = True
+
+    def __init__(self, wrapped: IResource) -> None:
+        super().__init__()
+        self.wrapped = wrapped
+        self.client = "127.0.0.1"
+
+    def render(self, request: Any) -> Any:
+        request.client = IPv4Address("TCP", self.client, 31337)
+        return self.wrapped.render(request)
+
+
 class MemoryServer:
     """A :class:`MockServer` on a memory reactor, with request and WebSocket helpers."""
 
@@ -176,7 +196,8 @@ class MemoryServer:
             exchange, port=0, seed=seed, pairs=pairs, reactor=self.clock, options=options, speed=speed,
             **server_options,
         )
-        self.treq = StubTreq(self.server.resource())
+        self._root = _AsClient(self.server.resource())
+        self.treq = StubTreq(self._root)
         self._pumps: list[iosim.IOPump] = []
 
     # -- time ---------------------------------------------------------------------
@@ -212,7 +233,10 @@ class MemoryServer:
         params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        client: str = "127.0.0.1",
     ) -> Response:
+        """A request from ``client`` (an IP address), answered in memory."""
+        self._root.client = client
         url = "http://127.0.0.1" + path
         if params:
             url += "?" + urlencode(params if isinstance(params, list) else list(params.items()))
@@ -228,8 +252,10 @@ class MemoryServer:
         }
         return Response(response.code, flat, content)
 
-    def get(self, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> Response:
-        return self.request("GET", path, params, headers)
+    def get(
+        self, path: str, headers: Mapping[str, str] | None = None, client: str = "127.0.0.1", **params: Any
+    ) -> Response:
+        return self.request("GET", path, params, headers, client=client)
 
     @property
     def faults(self) -> Any:
@@ -276,9 +302,21 @@ class MemoryServer:
 
     # -- WebSocket ----------------------------------------------------------------------
 
-    def connect(self, path: str, open: bool = True) -> WsClient:
-        """A WebSocket client connected to ``path`` (and opened, unless told not to)."""
-        factory = WebSocketClientFactory(f"ws://127.0.0.1{path}", reactor=self.clock)
+    def connect(
+        self,
+        path: str,
+        open: bool = True,
+        client: str = "127.0.0.1",
+        headers: Mapping[str, str] | None = None,
+    ) -> WsClient:
+        """
+        A WebSocket client from ``client`` (an IP address), with extra handshake
+        ``headers``, connected to ``path`` (and opened, unless told not to: a refused
+        upgrade leaves ``opened`` False and ``lost`` True).
+        """
+        factory = WebSocketClientFactory(
+            f"ws://127.0.0.1{path}", reactor=self.clock, headers=dict(headers or {})
+        )
         factory._batched_timer = _ReactorTimer(self.clock)
         factory.setProtocolOptions(
             openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
@@ -288,17 +326,22 @@ class MemoryServer:
         def make_client() -> WsClient:
             return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
 
-        def make_server() -> Any:
-            return self.server.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
+        peer = IPv4Address("TCP", client, 50000)
 
-        client, _server, pump = iosim.connectedServerAndClient(
-            make_server, make_client, clock=self.clock
+        def make_server() -> Any:
+            return self.server.factory.buildProtocol(peer)
+
+        def server_transport(protocol: Any) -> iosim.FakeTransport:
+            return iosim.FakeTransport(protocol, isServer=True, peerAddress=peer)
+
+        ws, _server, pump = iosim.connectedServerAndClient(
+            make_server, make_client, serverTransportFactory=server_transport, clock=self.clock
         )
         self._pumps.append(pump)
         self.flush()
-        if open and not client.opened:
+        if open and not ws.opened:
             raise AssertionError(f"WebSocket handshake to {path} did not complete")
-        return client
+        return ws
 
     def stop(self) -> Any:
         """Stop the server and pump until every connection is closed."""

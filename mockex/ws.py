@@ -33,6 +33,7 @@ from mockex.interfaces import (
     IVenueContext,
     VenueError,
 )
+from mockex.ratelimit import NO_LIMITS, MessageWindow, RateLimiter
 from mockex.streams import StreamHub
 
 log = Logger()
@@ -78,6 +79,9 @@ class StreamProtocol(WebSocketServerProtocol):
     _app_keepalive: LoopingCall | None = None
     _idle: IDelayedCall | None = None
     _last_activity: float = 0.0
+    #: the rate limiter's name for this connection's client, once counted as open
+    _client_key: str | None = None
+    _over_rate = False
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -88,6 +92,13 @@ class StreamProtocol(WebSocketServerProtocol):
             headers={k.lower(): v for k, v in request.headers.items()},
             query=(self.http_request_uri or "").partition("?")[2],
         )
+        limiter = self.factory.limiter
+        peer = self.transport.getPeer() if self.transport is not None else None
+        self._pending_key = limiter.client_key(getattr(peer, "host", ""), handshake.headers)
+        refusal = limiter.ws_attempt(self._pending_key)
+        if refusal is not None:
+            raise ConnectionDeny(*refusal)
+        self._messages = MessageWindow()
         try:
             self.session = self.factory.venue.open_session(handshake, self.factory.context)
         except VenueError as e:
@@ -101,6 +112,8 @@ class StreamProtocol(WebSocketServerProtocol):
     def onOpen(self) -> None:
         factory = self.factory
         factory.live.add(self)
+        self._client_key = self._pending_key
+        factory.limiter.ws_opened(self._client_key)
         keepalive = factory.venue.keepalive
         self._last_heard = self._last_activity = factory.reactor.seconds()
         if keepalive.ping_interval > 0:
@@ -134,14 +147,21 @@ class StreamProtocol(WebSocketServerProtocol):
                 call = self.factory.reactor.callLater(delay, self._received_later, payload, isBinary)
                 self._inbound_calls.add(call)
                 return
-        self._heard_message()
-        self._guard(self.session.received, payload, isBinary)
+        self._receive(payload, isBinary)
 
     def _received_later(self, payload: bytes, isBinary: bool) -> None:
         self._inbound_calls = {c for c in self._inbound_calls if c.active()}
         if self.state == WebSocketServerProtocol.STATE_OPEN and self.session is not None:
-            self._heard_message()
-            self._guard(self.session.received, payload, isBinary)
+            self._receive(payload, isBinary)
+
+    def _receive(self, payload: bytes, isBinary: bool) -> None:
+        """A message that reached the server (the fault layer let it through): it counts
+        against the venue's message rate, then the session gets it."""
+        if not self._admit():
+            return
+        self._heard_message()
+        assert self.session is not None
+        self._guard(self.session.received, payload, isBinary)
 
     def _heard_message(self) -> None:
         """A client message reached the session: activity for the idle timeout, and a
@@ -152,17 +172,23 @@ class StreamProtocol(WebSocketServerProtocol):
             self._last_heard = now
 
     def onPing(self, payload: bytes) -> None:
+        if not self._admit():
+            return
         faults = self._faults
         if faults is not None and faults.pong_rules and not faults.answer_ping(self):
             return
         super().onPing(payload)
 
     def onPong(self, payload: bytes) -> None:
-        self._last_heard = self.factory.reactor.seconds()
+        if self._admit():
+            self._last_heard = self.factory.reactor.seconds()
 
     def onClose(self, wasClean: bool, code: int | None, reason: str | None) -> None:
         factory = self.factory
         factory.live.discard(self)
+        if self._client_key is not None:
+            factory.limiter.ws_closed(self._client_key)
+            self._client_key = None
         faults = getattr(self, "_faults", None)
         if faults is not None:
             faults.ws_closed(self)
@@ -188,6 +214,29 @@ class StreamProtocol(WebSocketServerProtocol):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
             self._topics = {}
+
+    # -- limits -----------------------------------------------------------------
+
+    def _admit(self) -> bool:
+        """
+        Count an incoming message (text, binary, ping or pong) against the venue's
+        message rate; over it, close the connection (once) and drop the message.
+        """
+        if self._over_rate:
+            return False
+        limiter = self.factory.limiter
+        if limiter.admit_message(self._messages):
+            return True
+        self._over_rate = True
+        ws = limiter.limits.ws
+        log.info("closing {peer}: over {n} messages per {ms} ms", peer=self.peer,
+                 n=ws.messages, ms=ws.message_window_ms)
+        self.close(ws.close_code, ws.close_reason)
+        return False
+
+    @property
+    def max_streams(self) -> int | None:
+        return self.factory.limiter.max_streams
 
     # -- keep-alive -----------------------------------------------------------
 
@@ -344,6 +393,7 @@ class StreamFactory(WebSocketServerFactory):
         hub: StreamHub,
         reactor: IReactorTime,
         faults: Any = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         super().__init__(reactor=reactor)
         #: the server's FaultController, or None when built without faults
@@ -351,6 +401,8 @@ class StreamFactory(WebSocketServerFactory):
         self.venue = venue
         self.context = context
         self.hub = hub
+        #: connection attempts, concurrent connections and message rates
+        self.limiter = limiter or RateLimiter(venue, NO_LIMITS, lambda: 0)
         self.live: set[StreamProtocol] = set()
         self._batched_timer = _ReactorTimer(reactor)
         # The venue's keep-alive is ours (on the injected reactor), not Autobahn's.

@@ -100,6 +100,9 @@ class WsTestCase(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.server = MemoryServer("binance_spot")
+        # These tests send bursts of requests to check each reply; Binance's limit of 5
+        # messages a second per connection is tested on its own in test_ws_limits.
+        self.server.server.set_rate_limits(ws_limit=None)
 
     def connect(self, path: str) -> WsClient:
         return self.server.connect(path)
@@ -994,6 +997,7 @@ class PropertyTests(SynchronousTestCase):
         "invalid stream" closes the connection; nothing is ever logged.
         """
         server = MemoryServer("binance_spot")
+        server.server.set_rate_limits(ws_limit=None)  # the message rate is test_ws_limits' concern
         client = server.connect("/ws")
         subscribed: dict[str, None] = {}
         combined = False

@@ -167,4 +167,44 @@ class SeveralVenuesTests(SynchronousTestCase):
         service.startService()
         markets = [list(s.markets) for s in service.servers]  # type: ignore[attr-defined]
         self.assertEqual(markets, [["BTCUSDT"], ["BTC-USDT"]])
+
+
+class RateLimitOptionsTests(SynchronousTestCase):
+    def parse(self, *argv: str) -> Options:
+        options = Options()
+        options.parseOptions(list(argv))
+        return options
+
+    def test_default_is_the_venue_declaration(self) -> None:
+        self.assertEqual(self.parse()["rate_limits"], {"enabled": True})
+
+    def test_options_become_knobs(self) -> None:
+        o = self.parse(
+            "--rate-limits", "on", "--rest-weight-limit", "1200", "--rest-period-ms", "10000",
+            "--raw-request-limit", "500", "--ban-after", "none", "--ws-message-limit", "10",
+            "--ws-message-burst", "20", "--ws-max-streams", "200", "--ws-connection-attempts", "none",
+            "--ws-max-connections", "4", "--client-header", "X-MBX-APIKEY",
+        )
+        self.assertEqual(o["rate_limits"], {
+            "enabled": True, "rest_limit": 1200, "rest_period_ms": 10000, "raw_limit": 500,
+            "ban_after": None, "ws_limit": 10, "ws_burst": 20, "ws_max_streams": 200,
+            "ws_connection_attempts": None, "ws_max_connections": 4, "client_header": "x-mbx-apikey",
+        })
+
+    def test_bad_rate_limit_values(self) -> None:
+        for argv in (
+            ["--rate-limits", "maybe"], ["--rest-weight-limit", "lots"], ["--rest-weight-limit", "none"],
+            ["--rest-period-ms", "1500"], ["--rest-period-ms", "0"], ["--ws-max-streams", "-1"],
+        ):
+            self.assertRaises(usage.UsageError, self.parse, *argv)
+
+    def test_service_applies_them(self) -> None:
+        reactor = MemoryReactorClock()
+        options = self.parse("--listen", "tcp:9124:interface=127.0.0.1", "--rate-limits", "off",
+                             "--rest-weight-limit", "100")
+        service = makeService(options, reactor)
+        service.startService()
+        limits = service.server.limits  # type: ignore[attr-defined]
+        self.assertFalse(limits.enabled)
+        self.assertEqual(limits.rest.windows[0].limit, 100)
         self.successResultOf(service.stopService())

@@ -31,6 +31,27 @@ Unverified choices, each switchable through ``options`` (see docs/venues/binance
   then unread parameters (-1104), then the symbol lookup (-1121).
 * ``3d`` candles open on days divisible by three since the epoch (ccxt's model).
 * A kline with no trades has ``f`` = ``L`` = -1 and ``n`` = 0 (W12).
+
+Rate limits (:data:`LIMITS`, enforced by :mod:`mockex.ratelimit`; docs/rate-limits.md):
+
+* Documented (rest-api.md "LIMITS", web-socket-streams.md "WebSocket Limits",
+  errors.md -1003): REQUEST_WEIGHT 6000 / 1 MINUTE and RAW_REQUESTS 61000 / 5 MINUTE
+  per IP; weights ping 1, time 1, exchangeInfo 20, klines 2, uiKlines 2; every
+  response carries ``x-mbx-used-weight`` and ``x-mbx-used-weight-1m`` (lower case,
+  binance-connector-python #93); 429 then 418 with ``Retry-After``; bans "scale in
+  duration for repeat offenders, from 2 minutes to 3 days". Streams: 5 incoming
+  messages per second (ping, pong, JSON), 1024 streams per connection, 300
+  connection attempts per 5 minutes per IP.
+* Observed by users: over the message rate the server closes with 1008 "Too many
+  requests" (binance-connector-js #530, binance-connector-go #90) and the window is
+  a strict sliding second (nautilus_trader #5012); subscribing past the stream limit
+  answers ``{"error":{"code":4,"msg":"Too many subscriptions"},"id":..}``
+  (unicorn-binance-websocket-api #17).
+* Unverified, declared here as parameters: a ban comes after 10 rejected (429)
+  requests in a row, doubling from 2 minutes to at most 3 days, forgotten after a
+  day without one; the RAW_REQUESTS message; streams named in the URL beyond the
+  limit (error frame with ``"id":null``, then close 1008); refused upgrades
+  (HTTP 429); 404/405 answers are neither counted nor given headers.
 """
 
 from __future__ import annotations
@@ -71,6 +92,19 @@ from mockex.interfaces import (
 from mockex.intervals import CANONICAL, HOUR_MS, MINUTE_MS, Interval
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
 from mockex.venues.common import DEFAULT_MARKETS, QUOTES, split_symbol  # noqa: F401 (re-exported)
+from mockex.ratelimit import (
+    DAY,
+    MINUTE,
+    ORDERS,
+    REQUESTS,
+    SECOND,
+    WEIGHT,
+    BanPolicy,
+    Limits,
+    RestLimits,
+    RestWindow,
+    WsLimits,
+)
 
 NAME = "binance_spot"
 #: Binance writes every decimal of klines with 8 places ("50000.01000000").
@@ -87,12 +121,43 @@ _TZ_RE = re.compile(r"^([+-]?)([0-9]{1,2})(?::([0-9]{2}))?$")
 _STREAM_RE = re.compile(r"^[A-Za-z0-9!][A-Za-z0-9_.!\-]*(@[A-Za-z0-9_.:+!\-]+)*$")
 _KLINE_RE = re.compile(r"^([a-z0-9_.\-]+)@kline_([0-9]+[smhdwM])(@\+08:00)?$")
 
-RATE_LIMITS: tuple[dict[str, Any], ...] = (
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
-    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+#: What binance_spot enforces, and (through exchangeInfo ``rateLimits``) advertises.
+#: ORDERS windows are advertised as Binance does; mockex has no order endpoints.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(
+            RestWindow("REQUEST_WEIGHT", MINUTE, 1, 6000, WEIGHT,
+                       headers=("x-mbx-used-weight", "x-mbx-used-weight-{num}{letter}")),
+            RestWindow("ORDERS", SECOND, 10, 100, ORDERS),
+            RestWindow("ORDERS", DAY, 1, 200000, ORDERS),
+            RestWindow("RAW_REQUESTS", MINUTE, 5, 61000, REQUESTS),
+        ),
+        weights={
+            "ping": 1, "time": 1, "exchangeInfo": 20, "klines": 2, "uiKlines": 2,
+            "fapi.exchangeInfo": 1, "dapi.exchangeInfo": 1,
+        },
+        ban=BanPolicy(after_rejections=10, first_ms=120_000, factor=2, max_ms=259_200_000,
+                      forgive_ms=86_400_000),
+        retry_after="Retry-After",
+    ),
+    ws=WsLimits(
+        messages=5, message_window_ms=1000, max_streams=1024,
+        connection_attempts=300, attempts_window_ms=300_000, max_connections=None,
+        close_code=1008, close_reason="Too many requests", refuse_status=429,
+    ),
 )
+
+
+def rate_limits_json(limits: Limits) -> list[dict[str, Any]]:
+    """exchangeInfo's ``rateLimits``: the windows of ``limits``, in declaration order."""
+    return [
+        {"rateLimitType": w.type, "interval": w.interval, "intervalNum": w.interval_num, "limit": w.limit}
+        for w in limits.rest.windows
+    ]
+
+
+#: The advertised limits as declared (before any run-time change).
+RATE_LIMITS: tuple[dict[str, Any], ...] = tuple(rate_limits_json(LIMITS))
 
 # ---------------------------------------------------------------------------
 # Errors
@@ -105,6 +170,29 @@ def error(code: int, msg: str, status: int = 400) -> RestResponse:
 
 def fail(code: int, msg: str, status: int = 400) -> VenueError:
     return VenueError(error(code, msg, status))
+
+
+def rate_limited(detail: str) -> RestResponse:
+    """429 -1003 for a window given as ``"<type> <limit> <num> <INTERVAL>"``."""
+    kind, limit, num, unit = (detail.split() + ["", "", "", ""])[:4]
+    if kind == "RAW_REQUESTS":
+        # unverified: errors.md has no text for it; the pre-2019 request-count message
+        msg = (f"Too many requests; current limit is {limit} requests per {num} {unit}. "
+               "Please use WebSocket Streams for live updates to avoid polling the API.")
+    else:
+        msg = (f"Too much request weight used; current limit is {limit} request weight per {num} {unit}. "
+               "Please use WebSocket Streams for live updates to avoid polling the API.")
+    return error(-1003, msg, 429)
+
+
+def banned(until_ms: str) -> RestResponse:
+    """418 -1003: banned until ``until_ms``."""
+    return error(
+        -1003,
+        f"Way too much request weight used; IP banned until {until_ms}. "
+        "Please use WebSocket Streams for live updates to avoid bans.",
+        418,
+    )
 
 
 def illegal(name: str, pattern: str) -> VenueError:
@@ -138,33 +226,6 @@ ERRORS: dict[str, RestResponse] = {
     ),
 }
 
-
-
-def limit_error(kind: str, detail: str) -> RestResponse:
-    """
-    429 / 418 with ``-1003`` and ``Retry-After`` (E7, E8). ``detail`` is
-    ``"<retry-after seconds> <until ms>"``; the 429 message names the weight limit of
-    exchangeInfo's ``REQUEST_WEIGHT`` rate limit.
-    """
-    retry, until = 60, 0
-    parts = detail.split()
-    if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit():
-        retry, until = int(parts[0]), int(parts[1])
-    if kind == BANNED:
-        response = error(
-            -1003,
-            f"Way too much request weight used; IP banned until {until}. "
-            "Please use WebSocket Streams for live updates to avoid bans.",
-            418,
-        )
-    else:
-        response = error(
-            -1003,
-            f"Too much request weight used; current limit is {RATE_LIMITS[0]['limit']} request weight "
-            "per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
-            429,
-        )
-    return RestResponse(response.status, response.body, (("Retry-After", str(retry)),), response.content_type)
 
 
 def shutdown_notice(now_ms: int, combined: bool, scale: int = 1) -> bytes:
@@ -474,9 +535,11 @@ def exchange_info(request: RestRequest, context: IVenueContext) -> RestResponse:
     if status is not None and status != "TRADING":
         names = []
     symbols = [symbol_info(name, context.markets[name], show != "false") for name in names]
+    # what is advertised is what the rate limiter enforces now
+    rate_limits = rate_limits_json(getattr(context, "limits", LIMITS))
     body = (
         f'{{"timezone":"UTC","serverTime":{context.now_ms() * scale},'
-        f'"rateLimits":{_dumps(list(RATE_LIMITS))},"exchangeFilters":[],'
+        f'"rateLimits":{_dumps(rate_limits)},"exchangeFilters":[],'
         f'"symbols":{_dumps(symbols)}}}'
     )
     return _ok(body)
@@ -569,6 +632,9 @@ def _ws_error(code: int, msg: str, request_id: Any = None, with_id: bool = True)
     return _dumps(error_object).encode()
 
 
+#: The error (code 4) for subscribing past ``max_streams`` (unicorn-binance-websocket-api #17).
+TOO_MANY_STREAMS = "Too many subscriptions"
+
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 
 
@@ -632,6 +698,12 @@ class BinanceSession:
 
     def opened(self, link: IStreamLink) -> None:
         self.link = link
+        limit = getattr(link, "max_streams", None)
+        if limit is not None and len(set(self._initial)) > limit:
+            # unverified: Binance does not say; the SUBSCRIBE error, then a close
+            link.send(_ws_error(4, TOO_MANY_STREAMS, None))
+            link.close(1008, TOO_MANY_STREAMS)
+            return
         for name in self._initial:
             self._add(name)
 
@@ -733,6 +805,9 @@ class BinanceSession:
                 link.send(_ws_error(2, "Invalid request: invalid stream", request_id))
                 link.close(1008, "invalid stream")
                 return None
+            limit = getattr(link, "max_streams", None)
+            if method == "SUBSCRIBE" and limit is not None and len(self.streams.keys() | set(params)) > limit:
+                return _ws_error(4, TOO_MANY_STREAMS, request_id)
             for name in params:
                 (self._add if method == "SUBSCRIBE" else self._remove)(name)
             return _dumps({"result": None, "id": request_id}).encode()
@@ -852,7 +927,7 @@ class BinanceSpot:
     description = "Binance spot: /api/v3 klines, exchangeInfo, kline streams"
     intervals: Mapping[str, Interval] = CANONICAL
     keepalive = Keepalive(ping_interval=20.0, pong_timeout=60.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -888,8 +963,10 @@ class BinanceSpot:
         return ("/ws", "/ws/", "/ws/<path:streams>", "/stream", "/stream/")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
-        if kind in (RATE_LIMITED, BANNED):
-            return limit_error(kind, detail)
+        if kind == RATE_LIMITED:
+            return rate_limited(detail)
+        if kind == BANNED:
+            return banned(detail)
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
