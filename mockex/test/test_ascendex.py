@@ -64,7 +64,7 @@ class RestTests(SynchronousTestCase):
         self.assertEqual(len(bars), 10)
         self.assertEqual(bars[-1]["data"]["ts"], LAST_MINUTE)  # the bar in progress
         self.assertEqual({b["data"]["ts"] - a["data"]["ts"] for a, b in zip(bars, bars[1:])}, {MINUTE_MS})
-        self.assertEqual(bars[0]["data"]["o"].count(".") and len(bars[0]["data"]["o"].split(".")[1]), 2)
+        self.assertEqual(len(bars[0]["data"]["o"].split(".")[1]), 2)  # tick places
         self.assertEqual(len(bars[0]["data"]["v"].split(".")[1]), 5)
 
     def test_n_capped_at_500(self) -> None:
