@@ -10,7 +10,8 @@ starts with a directory holding ccxt 4.5.63::
     MOCKEX_CCXT_ASCENDEX=/some/dir trial mockex.test.test_e2e_ascendex
 
 Without ``MOCKEX_CCXT_ASCENDEX`` the installed ccxt is used if it has ``ascendex``;
-otherwise the tests skip. Each run is bounded by ``subprocess.run(timeout=60)``, ccxt's
+otherwise ccxt 4.5.63 is fetched once from the package index into a cache directory
+(``$TMPDIR/mockex-ccxt-4.5.63``), and the tests skip only if that fails. Each run is bounded by ``subprocess.run(timeout=60)``, ccxt's
 own 10 s request timeout and trial's ``timeout``.
 """
 
@@ -87,6 +88,32 @@ print(json.dumps(out))
 """
 
 
+LAST_CCXT_WITH_ASCENDEX = "4.5.63"
+
+
+def _fetch_old_ccxt() -> str | None:
+    """ccxt 4.5.63 in a cache directory (installed once, atomically), or None."""
+    import tempfile
+
+    final = os.path.join(tempfile.gettempdir(), f"mockex-ccxt-{LAST_CCXT_WITH_ASCENDEX}")
+    if os.path.isfile(os.path.join(final, "ccxt", "ascendex.py")):
+        return final
+    staging = tempfile.mkdtemp(prefix="mockex-ccxt-")
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-deps", "--target", staging, f"ccxt=={LAST_CCXT_WITH_ASCENDEX}"],
+            check=True, capture_output=True, timeout=180,
+        )
+        os.rename(staging, final)
+    except OSError:
+        if not os.path.isfile(os.path.join(final, "ccxt", "ascendex.py")):
+            return None  # lost a race and the winner failed, or the rename failed
+    except (subprocess.SubprocessError, ValueError):
+        return None
+    return final
+
+
 def _ccxt_path() -> str | None:
     """The directory to put first on the client's sys.path ("" for the installed ccxt)."""
     given = os.environ.get("MOCKEX_CCXT_ASCENDEX")
@@ -96,7 +123,9 @@ def _ccxt_path() -> str | None:
         import ccxt
     except ImportError:
         return None
-    return "" if hasattr(ccxt, "ascendex") else None
+    if hasattr(ccxt, "ascendex"):
+        return ""
+    return _fetch_old_ccxt()
 
 
 class AscendexE2E(TestCase):
@@ -105,7 +134,10 @@ class AscendexE2E(TestCase):
     def setUp(self) -> Any:
         path = _ccxt_path()
         if path is None:
-            raise SkipTest("needs ccxt <= 4.5.63 (set MOCKEX_CCXT_ASCENDEX to a --target dir holding it)")
+            raise SkipTest(
+                "needs ccxt <= 4.5.63 and could not fetch it (set MOCKEX_CCXT_ASCENDEX to a "
+                "--target dir holding it)"
+            )
         self.ccxt_path = path
         self.server = MockServer("ascend_ex_spot", port=0, seed=11, reactor=reactor)
         self.addCleanup(self.server.stop)
