@@ -379,23 +379,28 @@ def aggregate(nodes: Sequence[Node]) -> Node:
     """The one node equivalent to consecutive ``nodes``."""
     if len(nodes) == 1:
         return nodes[0]
-    first_trade = -1
-    for node in nodes:
+    first_node = nodes[0]
+    o, h, low, _, v, q, n, tb, tq, first_trade = first_node[:10]
+    if not n:
+        first_trade = -1
+    c = first_node[3]
+    for node in nodes[1:]:
+        nh = node[1]
+        if nh > h:
+            h = nh
+        nl = node[2]
+        if nl < low:
+            low = nl
+        c = node[3]
+        v += node[4]
+        q += node[5]
         if node[6]:
-            first_trade = node[9]
-            break
-    return (
-        nodes[0][0],
-        max(node[1] for node in nodes),
-        min(node[2] for node in nodes),
-        nodes[-1][3],
-        sum(node[4] for node in nodes),
-        sum(node[5] for node in nodes),
-        sum(node[6] for node in nodes),
-        sum(node[7] for node in nodes),
-        sum(node[8] for node in nodes),
-        first_trade,
-    )
+            if not n:
+                first_trade = node[9]
+            n += node[6]
+        tb += node[7]
+        tq += node[8]
+    return (o, h, low, c, v, q, n, tb, tq, first_trade)
 
 
 def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
