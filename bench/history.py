@@ -32,7 +32,7 @@ YEARS = [2017, 2019, 2021, 2023, 2025, 2027, 2029, 2031, 2033, 2035]
 
 
 def context(model: str | None) -> VenueContext:
-    kwargs = {} if model is None else {"models": model}
+    kwargs = {} if model is None else {"model_factory": model}
     source = CandleSource(seed=1, **kwargs)
     return VenueContext(source, {"BTCUSDT": DEFAULT_MARKETS[0]}, _FixedClock(), {})
 
@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model name for every market (default: the default)")
     parser.add_argument("--repeat", type=int, default=3, help="cold runs per (interval, year)")
     args = parser.parse_args()
-    print(f"{'interval':>8} {'rows':>5} {'cold median':>12} {'cold max':>9} {'warm median':>12}   cold ms by year {YEARS[0]}..{YEARS[-1]}")
+    print(f"{'interval':>8} {'rows':>5} {'cold min':>9} {'cold median':>12} {'cold max':>9} {'warm median':>12}   cold ms by year {YEARS[0]}..{YEARS[-1]}")
     for name in INTERVALS:
         cold: list[float] = []
         warm: list[float] = []
@@ -76,7 +76,7 @@ def main() -> None:
             cold.extend(year_cold)
             by_year.append(statistics.median(year_cold))
         print(
-            f"{name:>8} {rows:>5} {statistics.median(cold):>10.2f}ms {max(cold):>7.2f}ms "
+            f"{name:>8} {rows:>5} {min(cold):>7.2f}ms {statistics.median(cold):>10.2f}ms {max(cold):>7.2f}ms "
             f"{statistics.median(warm):>10.3f}ms   " + " ".join(f"{v:.1f}" for v in by_year)
         )
 

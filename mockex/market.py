@@ -379,23 +379,28 @@ def aggregate(nodes: Sequence[Node]) -> Node:
     """The one node equivalent to consecutive ``nodes``."""
     if len(nodes) == 1:
         return nodes[0]
-    first_trade = -1
-    for node in nodes:
+    first_node = nodes[0]
+    o, h, low, _, v, q, n, tb, tq, first_trade = first_node[:10]
+    if not n:
+        first_trade = -1
+    c = first_node[3]
+    for node in nodes[1:]:
+        nh = node[1]
+        if nh > h:
+            h = nh
+        nl = node[2]
+        if nl < low:
+            low = nl
+        c = node[3]
+        v += node[4]
+        q += node[5]
         if node[6]:
-            first_trade = node[9]
-            break
-    return (
-        nodes[0][0],
-        max(node[1] for node in nodes),
-        min(node[2] for node in nodes),
-        nodes[-1][3],
-        sum(node[4] for node in nodes),
-        sum(node[5] for node in nodes),
-        sum(node[6] for node in nodes),
-        sum(node[7] for node in nodes),
-        sum(node[8] for node in nodes),
-        first_trade,
-    )
+            if not n:
+                first_trade = node[9]
+            n += node[6]
+        tb += node[7]
+        tq += node[8]
+    return (o, h, low, c, v, q, n, tb, tq, first_trade)
 
 
 def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
@@ -547,8 +552,12 @@ class CandleSource:
         model_factory: Callable[[int], ICandleModel] | str | None = None,
         cache_size: int = 32768,
         models: Mapping[str, Callable[[int], ICandleModel] | str] | None = None,
+        replays: Mapping[str, Any] | None = None,
     ) -> None:
         self.seed = seed
+        #: recorded series (mockex.replay.ReplaySeries) by market key: these markets
+        #: are served from the recording, not from a model
+        self.replays: dict[str, Any] = dict(replays or {})
         self.model = _make_model(model_factory or "stylized", seed)
         self._cache_size = cache_size
         self._trees: dict[Market, _MarketTree] = {}
@@ -575,6 +584,8 @@ class CandleSource:
         """
         from mockex.scenarios import Scenario, plan
 
+        if market.key in self.replays:
+            raise ValueError(f"{market.key} is replayed from a recording: scenarios do not apply")
         if duration_ms is not None and duration_ms < SECOND_MS:
             raise ValueError("a scenario's duration is at least one second")
         tree = self._tree(market)
@@ -608,6 +619,9 @@ class CandleSource:
 
     def first_open(self, market: Market, interval: Interval, offset_ms: int = 0) -> int:
         """Open time of the market's first candle of ``interval``."""
+        series = self.replays.get(market.key)
+        if series is not None:
+            return interval.floor(series.first_open_ms, offset_ms)
         return interval.floor(market.listed_ms, offset_ms)
 
     def candle(
@@ -624,6 +638,9 @@ class CandleSource:
         if now_ms > self._served_ms:
             self._served_ms = now_ms
         end_ms = interval.next_open(open_ms, offset_ms)
+        series = self.replays.get(market.key)
+        if series is not None:
+            return replay_candle(series, open_ms, end_ms, now_ms)
         tree = self._tree(market)
         if tree.segments and self._in_gap(tree, open_ms, end_ms):
             return None
@@ -642,9 +659,19 @@ class CandleSource:
         ``count`` consecutive candles from ``first_open``, stopping at ``now_ms`` (those
         wholly inside a scenario's gap are left out).
         """
-        tree = self._tree(market)
         if now_ms > self._served_ms:
             self._served_ms = now_ms
+        series = self.replays.get(market.key)
+        if series is not None:
+            found = []
+            for open_ms in interval.opens(first_open, count, offset_ms):
+                if open_ms > now_ms:
+                    break
+                candle = replay_candle(series, open_ms, interval.next_open(open_ms, offset_ms), now_ms)
+                if candle is not None:
+                    found.append(candle)
+            return found
+        tree = self._tree(market)
         out = []
         gaps = bool(tree.segments) and any(seg.gap for seg in tree.segments)
         for open_ms in interval.opens(first_open, count, offset_ms):
@@ -677,6 +704,39 @@ class CandleSource:
             first -= tree.trades_before_listing
             last = first + n - 1
         return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
+
+
+def replay_candle(series: Any, open_ms: int, end_ms: int, now_ms: int) -> Candle | None:
+    """
+    The candle ``[open_ms, end_ms)`` of a recorded series (mockex.replay): None if its
+    bounds are not on the recording's grid (finer or misaligned intervals) or no
+    recorded candle falls inside. Live: the native candles closed by ``now_ms``, and the
+    open of the one in progress (revealed whole at its close).
+    """
+    if not (series.on_grid(open_ms) and series.on_grid(end_ms)):
+        return None
+    closed = end_ms <= now_ms
+    if closed:
+        i, j = series.index_range(open_ms, end_ms)
+        if i == j:
+            return None
+        node = series.span(i, j)
+    else:
+        current = now_ms - (now_ms - series.anchor_ms) % series.native_ms
+        i, j = series.index_range(open_ms, current)
+        parts = [series.span(i, j)] if j > i else []
+        if j < len(series.opens) and series.opens[j] == current:
+            price = series.nodes[j][0]
+            parts.append((price, price, price, price, 0, 0, 0, 0, 0, -1))
+        if not parts:
+            return None
+        node = aggregate(parts)
+    o, h, low, c, v, q, n, tb, tq, first = node[:10]
+    if n:
+        last = first + n - 1
+    else:
+        first = last = -1
+    return Candle(open_ms, end_ms, o, h, low, c, v, q, n, tb, tq, first, last, closed)
 
 
 def _make_model(factory: Callable[[int], ICandleModel] | str, seed: int) -> ICandleModel:

@@ -89,6 +89,16 @@ def normals(u: list[float], start: int, count: int) -> list[float]:
     return out
 
 
+@lru_cache(maxsize=None)
+def _smoothstep(scale: int) -> tuple[float, ...]:
+    """``t * t * (3 - 2t)`` at ``t = r / scale`` for ``r`` in ``range(scale)``."""
+    out = []
+    for rem in range(scale):
+        t = rem / scale
+        out.append(t * t * (3.0 - 2.0 * t))
+    return tuple(out)
+
+
 def bridge_max(a: float, b: float, var: float, u: float) -> float:
     """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
     d = b - a
@@ -203,11 +213,22 @@ class StylizedModel:
         weekday = [w / mean_w for w in p.weekday]
         self._weekday_cum = [sum(w - 1.0 for w in weekday[:j]) for j in range(8)]
         self._prefixes: dict[Market, bytes] = {}
+        self._day_consts: dict[Market, tuple] = {}
         self._block = lru_cache(maxsize=1024)(self._block_uncached)
         self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
         self._trade_base = lru_cache(maxsize=256)(self._trade_total)
         self._vol_profile = self._profiles(p.intraday_vol)
         self._volume_profile = self._profiles(p.intraday_volume)
+        # Per split level, what split() needs: (k, kk, words, lambda, lambda**2 / 2,
+        # nodes per day, variance profile, volume profile, struct of the words).
+        self._level_constants = []
+        for level, k in enumerate(BRANCHING):
+            kk = k + k % 2
+            lam = p.cascade[level]
+            self._level_constants.append((
+                k, kk, 5 * k + kk + 3, lam, 0.5 * lam * lam, DAY_MS // LEVEL_MS[level],
+                self._vol_profile[level], self._volume_profile[level], _struct(5 * k + kk + 3),
+            ))
 
     # -- randomness -----------------------------------------------------------------
 
@@ -227,26 +248,32 @@ class StylizedModel:
     def _noise_series(self, market: Market, what: bytes, scale: int, d0: int, count: int, gaussian: bool) -> list[float]:
         """Seeded value noise with knots every ``scale`` days, at days ``d0 .. d0 + count - 1``."""
         tag = what + scale.to_bytes(2, "big")
-        knots: dict[int, float] = {}
-        out = []
-        for d in range(d0, d0 + count):
-            k, rem = divmod(d, scale)
-            t = rem / scale
-            t = t * t * (3.0 - 2.0 * t)
-            ys = []
-            for j in (k, k + 1):
-                y = knots.get(j)
-                if y is None:
-                    chunk, i = divmod(j, 32)
-                    u = self._knots(market, tag, chunk)
-                    if gaussian:
-                        y = math.sqrt(-2.0 * math.log(u[2 * i])) * math.cos(_TWO_PI * u[2 * i + 1])
-                    else:
-                        y = 2.0 * u[2 * i] - 1.0
-                    knots[j] = y
-                ys.append(y)
-            out.append(ys[0] + (ys[1] - ys[0]) * t)
+        smooth = _smoothstep(scale)
+        out: list[float] = []
+        append = out.append
+        d = d0
+        end = d0 + count
+        k, rem = divmod(d, scale)
+        y1 = self._knot(market, tag, k, gaussian)
+        while d < end:
+            # one knot interval at a time: [k * scale, (k + 1) * scale)
+            y0 = y1
+            y1 = self._knot(market, tag, k + 1, gaussian)
+            dy = y1 - y0
+            stop = min(scale, rem + end - d)
+            for r in range(rem, stop):
+                append(y0 + dy * smooth[r])
+            d += stop - rem
+            k += 1
+            rem = 0
         return out
+
+    def _knot(self, market: Market, tag: bytes, j: int, gaussian: bool) -> float:
+        chunk, i = divmod(j, 32)
+        u = self._knots(market, tag, chunk)
+        if gaussian:
+            return math.sqrt(-2.0 * math.log(u[2 * i])) * math.cos(_TWO_PI * u[2 * i + 1])
+        return 2.0 * u[2 * i] - 1.0
 
     def _cumulative_activity(self, market: Market, d0: int, count: int) -> list[float]:
         """``N(d)`` for ``count`` days from ``d0``: a day's activity is ``1 + N(d + 1) - N(d)``."""
@@ -315,40 +342,68 @@ class StylizedModel:
         xs.append(end)
         return _Block(xs, vs, jumps, cum, activity)
 
+    def _day_constants(self, market: Market) -> tuple:
+        """What day() needs of a market, computed once."""
+        consts = self._day_consts.get(market)
+        if consts is None:
+            p = self.params
+            consts = self._day_consts[market] = (
+                10**market.price_decimals,
+                market.daily_volatility,
+                max(1, market.daily_trades),
+                market.daily_volume * 10**market.qty_decimals,
+                10 ** (QUOTE_DECIMALS - market.price_decimals - market.qty_decimals),
+                self._trade_base(market),
+                self._prefix(market) + b"day",
+                (1.0 + p.volume_abs_return * 0.8),
+                p.volume_noise**2,
+            )
+        return consts
+
     def day(self, market: Market, day_index: int) -> Node:
+        # The plain formulation's float operations, in its order, with market constants
+        # and the bridge-extreme law inlined (same seed, same bytes).
         p = self.params
+        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = (
+            self._day_consts.get(market) or self._day_constants(market)
+        )
         blk_index, off = divmod(day_index, p.block_days)
         blk = self._block(market, blk_index)
-        x0, x1 = blk.xs[off], blk.xs[off + 1]
+        xs = blk.xs
+        x0 = xs[off]
+        x1 = xs[off + 1]
         var = blk.vs[off]
-        u = self._u(market, b"day", day_index, 6)
-        ticks = 10**market.price_decimals
-        o = max(1, round(math.exp(x0) * ticks))
-        c = max(1, round(math.exp(x1) * ticks))
-        h = max(o, c, round(math.exp(bridge_max(x0, x1, var * p.range_variance, u[0])) * ticks))
-        low = max(1, min(o, c, round(math.exp(-bridge_max(-x0, -x1, var * p.range_variance, u[1])) * ticks)))
-        sigma0 = market.daily_volatility
-        rate = max(1, market.daily_trades)
-        first = int(rate * (day_index + blk.cum[off]))
-        trades = int(rate * (day_index + 1 + blk.cum[off + 1])) - first
-        z = math.sqrt(-2.0 * math.log(u[2])) * math.cos(_TWO_PI * u[3])
-        sd = math.sqrt(var)
-        gain = (1.0 + p.volume_abs_return * abs(x1 - x0) / sd) / (1.0 + p.volume_abs_return * 0.8)
+        u = uniforms(prefix + day_index.to_bytes(8, "big", signed=True), 6)
+        exp, log, sqrt = math.exp, math.log, math.sqrt
+        o = max(1, round(exp(x0) * ticks))
+        c = max(1, round(exp(x1) * ticks))
+        rvar = var * p.range_variance
+        d = x1 - x0
+        top = 0.5 * (x0 + x1 + sqrt(d * d - 2.0 * rvar * log(u[0])))
+        h = max(o, c, round(exp(top) * ticks))
+        d = -x1 - -x0
+        bottom = 0.5 * (-x0 + -x1 + sqrt(d * d - 2.0 * rvar * log(u[1])))
+        low = max(1, min(o, c, round(exp(-bottom) * ticks)))
+        cum = blk.cum
+        first = int(rate * (day_index + cum[off]))
+        trades = int(rate * (day_index + 1 + cum[off + 1])) - first
+        z = sqrt(-2.0 * log(u[2])) * math.cos(_TWO_PI * u[3])
+        sd = sqrt(var)
+        gain = (1.0 + p.volume_abs_return * abs(x1 - x0) / sd) / gain_norm
+        vn = p.volume_noise
         lots = (
-            market.daily_volume
-            * 10**market.qty_decimals
+            daily_lots
             * blk.activity[off]
             * (sd / sigma0) ** p.volume_variance
             * gain
-            * math.exp(p.volume_noise * z - 0.5 * p.volume_noise**2)
+            * exp(vn * z - 0.5 * vn2)
         )
         lots = max(trades, round(lots)) if trades else 0
-        scale = 10 ** (QUOTE_DECIMALS - market.price_decimals - market.qty_decimals)
         quote = round(lots * (o + h + low + c) / 4 * scale)
         share = 0.5 + 0.5 * p.taker_tilt * math.tanh((x1 - x0) / sd) + 0.04 * (u[4] - 0.5)
         taker = round(lots * share)
         taker_quote = quote * taker // lots if lots else 0
-        first -= self._trade_base(market)
+        first -= trade_base
         return (o, h, low, c, lots, quote, trades, taker, taker_quote, first, var, blk.jumps[off])
 
     # -- splits ---------------------------------------------------------------------
@@ -369,27 +424,32 @@ class StylizedModel:
         return out
 
     def split(self, market: Market, level: int, index: int, node: Node) -> tuple[Node, ...]:
+        # Written for speed (this is where cold requests spend their time): local
+        # names, per-level constants, normals inlined. Every float operation is the
+        # one of the plain formulation, in the same order: same seed, same bytes.
         o, h, low, c, v, q, n, tb, tq, first = node[:10]
         var = node[10] if len(node) > 10 else market.daily_volatility**2 * LEVEL_MS[level] / DAY_MS
         jump = node[11] if len(node) > 11 else 0
         p = self.params
-        k = BRANCHING[level]
-        kk = k + k % 2
-        u = uniforms(self._prefix(market) + bytes((level,)) + index.to_bytes(8, "big", signed=True), 5 * k + kk + 3)
-        log, exp, sqrt = math.log, math.exp, math.sqrt
+        k, kk, nwords, lam, half, per_day, profile, vprofile, words = self._level_constants[level]
+        prefix = self._prefixes.get(market) or self._prefix(market)
+        key = prefix + _LEVEL_BYTES[level] + index.to_bytes(8, "big", signed=True)
+        u = [((w >> 12) + 0.5) * _U52 for w in words.unpack(shake_128(key).digest(8 * nwords))]
+        log, exp, sqrt, cos, sin = math.log, math.exp, math.sqrt, math.cos, math.sin
         # u[0:2k]: cascade and volume normals; u[2k:4k]: highs and lows;
         # u[4k:4k+kk]: bridge normals; then 3 for jumps; the last k for taker shares.
-        zs = normals(u, 0, 2 * k)
+        zs = []
+        for i in range(0, 2 * k, 2):
+            r = sqrt(-2.0 * log(u[i]))
+            t = _TWO_PI * u[i + 1]
+            zs.append(r * cos(t))
+            zs.append(r * sin(t))
 
         # Variance shares: a log-normal cascade, the intraday profile, a jump child.
-        lam = p.cascade[level]
         if lam:
-            half = 0.5 * lam * lam
             weights = [exp(lam * z - half) for z in zs[:k]]
         else:
             weights = [1.0] * k
-        per_day = DAY_MS // LEVEL_MS[level]
-        profile = self._vol_profile[level]
         base = (index % per_day) * k
         if profile is not None:
             weights = [w * profile[base + i] for i, w in enumerate(weights)]
@@ -407,7 +467,12 @@ class StylizedModel:
         # Boundaries: a Brownian bridge in log space with those variances. A path that
         # leaves the node's range is shrunk towards the straight line.
         lo, hi, x0, x1 = log(low), log(h), log(o), log(c)
-        gs = normals(u, 4 * k, kk)
+        gs = []
+        for i in range(4 * k, 4 * k + kk, 2):
+            r = sqrt(-2.0 * log(u[i]))
+            t = _TWO_PI * u[i + 1]
+            gs.append(r * cos(t))
+            gs.append(r * sin(t))
         path = []
         x = x0
         remaining = var
@@ -433,12 +498,13 @@ class StylizedModel:
                     shrink = min(shrink, max(0.0, room) / abs(d))
             path = [line + (x - line) * shrink for x, line in zip(path, lines)]
         bounds = [o]
+        logs = [x0]
         for x in path:
             t = round(exp(x))
-            bounds.append(h if t > h else low if t < low else t)
+            b = h if t > h else low if t < low else t
+            bounds.append(b)
+            logs.append(log(b))
         bounds.append(c)
-        logs = [x0]
-        logs.extend(log(b) for b in bounds[1:-1])
         logs.append(x1)
 
         # Highs and lows from the law of each child's bridge extremes; the child with the
@@ -446,13 +512,15 @@ class StylizedModel:
         rv = p.range_variance
         highs = []
         lows = []
+        k2 = 2 * k
+        k3 = 3 * k
         for i in range(k):
             a = logs[i]
             b = logs[i + 1]
             d2 = (b - a) * (b - a)
             vi = vs[i] * rv
-            highs.append(0.5 * (a + b + sqrt(d2 - 2.0 * vi * log(u[2 * k + i]))))
-            lows.append(0.5 * (a + b - sqrt(d2 - 2.0 * vi * log(u[3 * k + i]))))
+            highs.append(0.5 * (a + b + sqrt(d2 - 2.0 * vi * log(u[k2 + i]))))
+            lows.append(0.5 * (a + b - sqrt(d2 - 2.0 * vi * log(u[k3 + i]))))
         jh = highs.index(max(highs))
         jl = lows.index(min(lows))
         child_highs = []
@@ -480,20 +548,21 @@ class StylizedModel:
         gain = p.volume_abs_return
         vn = p.volume_noise
         vv = p.volume_variance
-        vprofile = self._volume_profile[level]
         tilt = 0.5 * p.taker_tilt
+        tanh = math.tanh
         vweights = []
         leans = []
         for i in range(k):
             r = logs[i + 1] - logs[i]
-            sd = sqrt(vs[i]) or 1e-12
+            vi = vs[i]
+            sd = sqrt(vi) or 1e-12
             w = exp(vn * zs[k + i]) * (1.0 + gain * abs(r) / sd)
             if vv:
-                w *= (vs[i] / mean_var) ** vv
+                w *= (vi / mean_var) ** vv
             if vprofile is not None:
                 w *= vprofile[base + i]
             vweights.append(int(1_000_000 * w) + 1)
-            leans.append(0.5 + tilt * math.tanh(r / sd))
+            leans.append(0.5 + tilt * tanh(r / sd))
         trades = _split(n, vweights)
         extra = _split(v - n, [w if t else 0 for w, t in zip(vweights, trades)])
         vols = [t + e for t, e in zip(trades, extra)]
@@ -504,12 +573,16 @@ class StylizedModel:
         children = []
         t = first
         for i in range(k):
+            ti = trades[i]
             children.append(
                 (bounds[i], child_highs[i], child_lows[i], bounds[i + 1], vols[i], quotes[i],
-                 trades[i], takers[i], taker_quotes[i], t, vs[i], 1 if i == jump_child else 0)
+                 ti, takers[i], taker_quotes[i], t, vs[i], 1 if i == jump_child else 0)
             )
-            t += trades[i]
+            t += ti
         return tuple(children)
+
+
+_LEVEL_BYTES = tuple(bytes((level,)) for level in range(len(BRANCHING)))
 
 
 def _split(total: int, weights: list[int]) -> list[int]:

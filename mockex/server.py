@@ -16,6 +16,7 @@ Nothing here takes the global reactor unless the caller passes none.
 from __future__ import annotations
 
 import json
+import os
 from typing import Any, Iterable, Mapping, Sequence
 
 from autobahn.twisted.resource import WebSocketResource
@@ -132,6 +133,8 @@ class MockServer:
         model: str | None = None,
         models: Mapping[str, str] | None = None,
         limits: Limits | None = None,
+        replays: Mapping[str, Any] | None = None,
+        replay_root: str | None = None,
     ) -> None:
         if reactor is None:
             from twisted.internet import reactor as global_reactor
@@ -143,14 +146,18 @@ class MockServer:
         self.port = port
         self.seed = seed
         self._listen = listen
-        self.clock = MarketClock(reactor, speed=speed, origin_ms=origin_ms)
         self.markets = build_markets(self.venue, pairs)
+        series = self._load_replays(replays or {}, replay_root)
+        if series and origin_ms is None:
+            # A replay clock: market time starts where the recordings start.
+            origin_ms = min(s.first_open_ms for s in series.values())
+        self.clock = MarketClock(reactor, speed=speed, origin_ms=origin_ms)
         per_market = {}
         for symbol, name in (models or {}).items():
             if symbol not in self.markets:
                 raise ValueError(f"--model: no market {symbol!r} (listed: {', '.join(self.markets)})")
             per_market[self.markets[symbol].key] = name
-        self.source = CandleSource(seed=seed, model_factory=model, models=per_market)
+        self.source = CandleSource(seed=seed, model_factory=model, models=per_market, replays=series)
         self.context = VenueContext(self.source, self.markets, self.clock, options or {})
         self.limiter = RateLimiter(self.venue, limits or venue_limits(self.venue), self.clock.now_ms)
         self.context.limits = self.limiter.limits
@@ -187,6 +194,31 @@ class MockServer:
         self.factory = ConnectionLayer(self.site, self.faults)
         self._listening: IListeningPort | None = None
         self._stopping: Deferred[None] | None = None
+
+    def _load_replays(self, replays: Mapping[str, Any], root: str | None) -> dict[str, Any]:
+        """
+        Load ``{symbol: path or ReplaySeries}``; paths are relative to (or inside)
+        ``root`` (default: the current directory) and checked by
+        :func:`mockex.replay.safe_path`. A replayed market is listed from its first
+        recorded candle. Raises ValueError (ReplayError).
+        """
+        from attrs import evolve
+
+        from mockex.replay import ReplaySeries, load_series, safe_path
+
+        out: dict[str, Any] = {}
+        for symbol, spec in replays.items():
+            market = self.markets.get(symbol)
+            if market is None:
+                raise ValueError(f"--replay: no market {symbol!r} (listed: {', '.join(self.markets)})")
+            if isinstance(spec, ReplaySeries):
+                series = spec
+            else:
+                series = load_series(market, safe_path(root or os.getcwd(), str(spec)))
+            listed = series.first_open_ms // 1000 * 1000
+            self.markets[symbol] = evolve(market, listed_ms=listed)
+            out[market.key] = series
+        return out
 
     # -- addresses --------------------------------------------------------------
 

@@ -117,6 +117,11 @@ class Options(usage.Options):
          "answer non-loopback callers too)."],
         ["model", "m", "stylized",
          "Price model: NAME for every market, or NAME,SYMBOL=NAME,... (stylized, gbm, randomwalk)."],
+        ["replay-root", None, None, "Directory replay files must lie in (default: the current directory)."],
+        ["record", None, None, "Record mode: pass traffic through to this upstream REST base URL and "
+         "write the klines seen (e.g. https://api.binance.com)."],
+        ["record-ws", None, None, "Upstream WebSocket base URL of record mode (e.g. wss://stream.binance.com:9443)."],
+        ["record-dir", None, None, "Directory record mode writes SYMBOL-INTERVAL.csv files into."],
         ["rate-limits", None, "on", "Enforce the venue's rate limits and WebSocket limits: on|off."],
         ["client-header", None, None,
          "A request header that, with the IP, tells clients apart (e.g. X-MBX-APIKEY)."],
@@ -131,6 +136,14 @@ class Options(usage.Options):
         self["options"] = {}
         self["exchanges"] = []
         self["listens"] = []
+        self["replays"] = {}
+
+    def opt_replay(self, value: str) -> None:
+        """Serve SYMBOL from a recording: SYMBOL=PATH (repeatable; Binance kline CSV or zip, OHLCV CSV or JSON; PATH inside --replay-root)."""  # noqa: E501
+        symbol, sep, path = value.partition("=")
+        if not sep or not symbol or not path:
+            raise usage.UsageError(f"--replay: {value!r} is not SYMBOL=PATH")
+        self["replays"][symbol] = path
 
     def opt_exchange(self, name: str) -> None:
         """The venue to imitate (see --list-exchanges); repeat it to serve several venues from one process, each on its own port [default: binance_spot]."""  # noqa: E501
@@ -205,9 +218,42 @@ class Options(usage.Options):
                 self["start"] = int(self["start"])
             except ValueError:
                 raise usage.UsageError("--start takes epoch milliseconds") from None
+        self._check_replay()
         self._check_faults()
 
         self["rate_limits"] = self._rate_limits()
+
+    def _check_replay(self) -> None:
+        root = self["replay-root"]
+        if root is not None and not os.path.isdir(root):
+            raise usage.UsageError(f"--replay-root: {root} is not a directory")
+        if self["replays"]:
+            from mockex.replay import ReplayError, safe_path
+            from mockex.server import build_markets
+
+            listed: set[str] = set()
+            for venue, _ in self["serve"]:
+                listed.update(build_markets(venue, self["pair_list"]))
+            for symbol in self["replays"]:
+                if symbol not in listed:
+                    raise usage.UsageError(f"--replay: no market {symbol!r} (listed: {', '.join(sorted(listed))})")
+
+            for symbol, path in self["replays"].items():
+                try:
+                    safe_path(root or os.getcwd(), path)
+                except ReplayError as e:
+                    raise usage.UsageError(f"--replay {symbol}: {e}") from None
+        if self["record"] is not None:
+            if not self["record"].startswith(("http://", "https://")):
+                raise usage.UsageError("--record takes an http:// or https:// base URL")
+            if self["record-ws"] is not None and not self["record-ws"].startswith(("ws://", "wss://")):
+                raise usage.UsageError("--record-ws takes a ws:// or wss:// base URL")
+            if self["record-dir"] is None or not os.path.isdir(self["record-dir"]):
+                raise usage.UsageError("--record needs --record-dir, an existing directory")
+            if len(self["serve"]) != 1:
+                raise usage.UsageError("--record serves one venue")
+        elif self["record-dir"] is not None or self["record-ws"] is not None:
+            raise usage.UsageError("--record-dir and --record-ws go with --record")
 
     def _check_faults(self) -> None:
         from mockex.faults import FaultController, FaultError
@@ -280,6 +326,9 @@ class MockService(Service):
 
         super().startService()
         o = self.options
+        if o.get("record"):
+            self._start_recording()
+            return
         serve = o.get("serve") or [(o["venue"], o["listen"])]
         for venue, listen in serve:
             server = MockServer(
@@ -296,6 +345,8 @@ class MockService(Service):
                 scenario_dir=o["scenario-dir"],
                 model=o["model_default"],
                 models=_models_for(venue, o),
+                replays=_listed(venue, o, o.get("replays") or {}),
+                replay_root=o.get("replay-root"),
             )
             if server.faults is not None:
                 if o["scenario"] is not None:
@@ -308,6 +359,26 @@ class MockService(Service):
             self.servers.append(server)
             d = server.start()
             d.addErrback(self._failed, venue.name, listen)
+
+    def _start_recording(self) -> None:
+        from twisted.internet.endpoints import serverFromString
+        from twisted.web.server import Site
+
+        from mockex.record import KlineRecorder, RecordingProxy
+
+        o = self.options
+        reactor = self.reactor
+        if reactor is None:
+            from twisted.internet import reactor
+        proxy = RecordingProxy(reactor, o["record"], KlineRecorder(o["record-dir"]), o["record-ws"])
+        #: the record-mode proxy (None when serving)
+        self.recorder = proxy
+        d = serverFromString(reactor, o["listen"]).listen(Site(proxy, reactor=reactor))
+
+        def listening(port: Any) -> None:
+            self._record_port = port
+
+        d.addCallbacks(listening, self._failed, errbackArgs=("record", o["listen"]))
 
     def _failed(self, failure: Any, name: str, listen: str) -> None:
         print(f"mockex: cannot serve {name} on {listen}: {failure.value}", file=sys.stderr)
@@ -323,12 +394,26 @@ class MockService(Service):
 
     def stopService(self) -> Deferred[None] | None:
         super().stopService()
+        port = getattr(self, "_record_port", None)
+        if port is not None:
+            self._record_port = None
+            return port.stopListening()
         if not self.servers:
             return None
         from twisted.internet.defer import gatherResults
 
         stopping = [server.stop() for server in self.servers]
         return gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
+
+
+def _listed(venue: Any, o: Options, per_symbol: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a per-symbol option that this venue lists (in its spelling)."""
+    if not per_symbol:
+        return {}
+    from mockex.server import build_markets
+
+    listed = build_markets(venue, o["pair_list"])
+    return {symbol: value for symbol, value in per_symbol.items() if symbol in listed}
 
 
 def _models_for(venue: Any, o: Options) -> dict[str, str]:
