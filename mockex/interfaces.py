@@ -136,12 +136,17 @@ class ITopic(Interface):
     """
 
     feed = Attribute("The :class:`Feed` this topic follows.")
+    binary = Attribute(
+        "Optional: True if :meth:`render` returns a binary message (MEXC's protobuf "
+        "pushes) rather than UTF-8 text. Topics without the attribute are text."
+    )
 
     def render(update: CandleUpdate) -> bytes | None:
         """
-        The message (UTF-8 JSON text) that carries ``update`` on this topic, or None to
-        send nothing for it (a topic that only uses the feed as a clock, such as a
-        venue's heartbeat channel, skips the closing push).
+        The message (UTF-8 JSON text, or bytes for a binary topic) that carries
+        ``update`` on this topic, or None to send nothing for it (a topic that only
+        uses the feed as a clock, such as a venue's heartbeat channel, skips the
+        closing push).
         """
 
 
@@ -151,8 +156,8 @@ class IStreamLink(Interface):
     def now_ms() -> int:
         """The market clock, epoch milliseconds."""
 
-    def send(payload: bytes) -> None:
-        """Send one text message."""
+    def send(payload: bytes, binary: bool = False) -> None:
+        """Send one message: text (UTF-8), or a binary frame if ``binary``."""
 
     def subscribe(topic: ITopic) -> None:
         """Start pushing ``topic``'s updates to this connection."""
@@ -239,6 +244,9 @@ class Keepalive:
     #: seconds without any message in either direction before the server drops the
     #: connection (Hyperliquid: 60); 0: never
     idle_timeout: float = 0.0
+    #: seconds a connection may go on without any subscription (from its opening,
+    #: or from its last unsubscription) before the server drops it (MEXC: 30); 0: never
+    unsubscribed_timeout: float = 0.0
 
 
 @frozen
