@@ -263,3 +263,80 @@ class GatePerpetualE2E(VenueE2E):
         live = second[-1]
         self.assertEqual(live[0] % MINUTE, 0)
         self.assertGreater(live[4], 0)
+
+
+class MexcPerpetualE2E(VenueE2E):
+    venue = "mexc_perpetual"
+
+    def point(self, exchange: Any) -> Any:
+        """Base URLs only: contract REST, spot REST (ccxt's load_markets asks it), the contract WebSocket."""
+        exchange.urls["api"]["spot"]["public"] = self.server.url
+        exchange.urls["api"]["contract"]["public"] = self.server.url + "/api/v1/contract"
+        if "ws" in exchange.urls["api"]:
+            exchange.urls["api"]["ws"]["swap"] = self.server.ws_url
+        exchange.options["defaultType"] = "swap"
+        exchange.timeout = 10_000
+        return exchange
+
+    @inlineCallbacks
+    def test_fetch_ohlcv_paginates(self) -> Any:
+        """Default ``load_markets``, swap ``fetch_time`` (contract ping), ``paginate`` (windows of 2000), ``since``."""
+
+        def fetch() -> tuple[list[str], int, list[list[float]], list[list[float]], list[list[float]]]:
+            ex = self.point(ccxt.mexc())
+            ex.load_markets()
+            server_time = ex.fetch_time()
+            since = ex.milliseconds() - 3_000 * MINUTE
+            since -= since % MINUTE
+            paged = ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 2})
+            manual: list[list[float]] = []
+            start = since - 3_000 * MINUTE
+            for _ in range(2):
+                page = ex.fetch_ohlcv("ETH/USDT:USDT", "1m", since=start, params={"until": start + 1_999 * MINUTE})
+                manual.extend(page)
+                start = page[-1][0] + MINUTE
+            latest = ex.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=5)
+            return sorted(ex.markets), server_time, paged, manual, latest
+
+        markets, server_time, paged, manual, latest = yield self.in_thread(fetch)
+        self.assertEqual(len(markets), 6)
+        self.assertIn("BTC/USDT:USDT", markets)
+        self.assertGreater(server_time, 1_700_000_000_000)
+        self.assertGreaterEqual(len(paged), 3_000)
+        _contiguous(self, paged, MINUTE)
+        self.assertEqual(len(manual), 4000)
+        _contiguous(self, manual, MINUTE)
+        self.assertEqual(len(latest), 5)
+
+    @inlineCallbacks
+    def test_errors(self) -> Any:
+        def attempt() -> list[type]:
+            ex = self.point(ccxt.mexc())
+            raised = []
+            for call in (lambda: ex.contractPublicGetKlineSymbol({"symbol": "NOPE_USDT"}),
+                         lambda: ex.contractPublicGetKlineSymbol({"symbol": "BTC_USDT", "interval": "1m"})):
+                try:
+                    call()
+                except Exception as e:  # noqa: BLE001 - the class is the assertion
+                    raised.append(type(e))
+            return raised
+
+        raised = yield self.in_thread(attempt)
+        self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadRequest])
+
+    @inlineCallbacks
+    def test_watch_ohlcv(self) -> Any:
+        async def watch() -> list[list[float]]:
+            ex = self.point(ccxt.pro.mexc())
+            try:
+                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
+                second = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
+                await asyncio.wait_for(ex.un_watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
+                return second
+            finally:
+                await ex.close()
+
+        second = yield self.in_loop(watch)
+        live = second[-1]
+        self.assertEqual(live[0] % MINUTE, 0)
+        self.assertGreater(live[4], 0)
