@@ -138,12 +138,17 @@ class ITopic(Interface):
     """
 
     feed = Attribute("The :class:`Feed` this topic follows.")
+    binary = Attribute(
+        "Optional: True if :meth:`render` returns a binary message (MEXC's protobuf "
+        "pushes) rather than UTF-8 text. Topics without the attribute are text."
+    )
 
     def render(update: CandleUpdate) -> bytes | None:
         """
-        The message (UTF-8 JSON text) that carries ``update`` on this topic, or None to
-        send nothing for it (a topic that only uses the feed as a clock, such as a
-        venue's heartbeat channel, skips the closing push).
+        The message (UTF-8 JSON text, or bytes for a binary topic) that carries
+        ``update`` on this topic, or None to send nothing for it (a topic that only
+        uses the feed as a clock, such as a venue's heartbeat channel, skips the
+        closing push).
         """
 
 
@@ -158,8 +163,8 @@ class IStreamLink(Interface):
         "session answers a request beyond it with the venue's own error."
     )
 
-    def send(payload: bytes) -> None:
-        """Send one text message."""
+    def send(payload: bytes, binary: bool = False) -> None:
+        """Send one message: text (UTF-8), or a binary frame if ``binary``."""
 
     def subscribe(topic: ITopic) -> None:
         """Start pushing ``topic``'s updates to this connection."""
@@ -246,6 +251,9 @@ class Keepalive:
     #: seconds without any message in either direction before the server drops the
     #: connection (Hyperliquid: 60); 0: never
     idle_timeout: float = 0.0
+    #: seconds a connection may go on without any subscription (from its opening,
+    #: or from its last unsubscription) before the server drops it (MEXC: 30); 0: never
+    unsubscribed_timeout: float = 0.0
 
 
 @frozen

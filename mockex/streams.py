@@ -54,7 +54,7 @@ class StreamHub:
         clock: MarketClock,
         source: CandleSource,
         period_ms: Callable[[Interval], int],
-        prepare: Callable[[bytes], Any],
+        prepare: Callable[..., Any],
     ) -> None:
         self.clock = clock
         self.source = source
@@ -141,6 +141,7 @@ class StreamHub:
             payload = topic.render(update)
             if payload is None:  # the topic has nothing to say about this update
                 continue
-            prepared = self._prepare(payload)
+            # A binary topic (ITopic.binary) is prepared as a binary frame.
+            prepared = self._prepare(payload, True) if getattr(topic, "binary", False) else self._prepare(payload)
             for subscriber in list(members):
                 subscriber.deliver(prepared, topic, update)

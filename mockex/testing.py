@@ -67,6 +67,8 @@ class WsClient(WebSocketClientProtocol):
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[bytes] = []
+        #: for each message in ``messages``, whether it came as a binary frame
+        self.binary: list[bool] = []
         self.pings: list[bytes] = []
         self.pongs: list[bytes] = []
         self.opened = False
@@ -80,6 +82,7 @@ class WsClient(WebSocketClientProtocol):
 
     def onMessage(self, payload: bytes, isBinary: bool) -> None:
         self.messages.append(payload)
+        self.binary.append(isBinary)
 
     def onPing(self, payload: bytes) -> None:
         self.pings.append(payload)
@@ -107,6 +110,14 @@ class WsClient(WebSocketClientProtocol):
         """The messages received since the last take, parsed."""
         out = self.json()
         self.messages.clear()
+        self.binary.clear()
+        return out
+
+    def take_raw(self) -> list[tuple[bytes, bool]]:
+        """The messages received since the last take, as (payload, is binary)."""
+        out = list(zip(self.messages, self.binary))
+        self.messages.clear()
+        self.binary.clear()
         return out
 
 

@@ -82,6 +82,9 @@ class StreamProtocol(WebSocketServerProtocol):
     #: the rate limiter's name for this connection's client, once counted as open
     _client_key: str | None = None
     _over_rate = False
+    #: when the connection last became (or opened) without subscriptions; None: it has some
+    _bare_since: float | None = None
+    _bare: IDelayedCall | None = None
 
     # -- Autobahn callbacks -------------------------------------------------
 
@@ -126,6 +129,7 @@ class StreamProtocol(WebSocketServerProtocol):
             self._app_keepalive.start(keepalive.app_ping_interval, now=False)
         if keepalive.idle_timeout > 0:
             self._idle = factory.reactor.callLater(keepalive.idle_timeout, self._check_idle)
+        self._start_bare()
         assert self.session is not None
         if self._faults is not None:
             self._faults.ws_registered(self)
@@ -210,6 +214,10 @@ class StreamProtocol(WebSocketServerProtocol):
         if self._idle is not None and self._idle.active():
             self._idle.cancel()
         self._idle = None
+        if self._bare is not None and self._bare.active():
+            self._bare.cancel()
+        self._bare = None
+        self._bare_since = None
         for topic in list(self._topics):
             factory.hub.unsubscribe(self, topic)
         if self.session is not None:
@@ -273,6 +281,27 @@ class StreamProtocol(WebSocketServerProtocol):
             return
         self._idle = self.factory.reactor.callLater(timeout - quiet, self._check_idle)
 
+    def _start_bare(self) -> None:
+        """The connection has no subscription (now): start Keepalive.unsubscribed_timeout."""
+        timeout = self.factory.venue.keepalive.unsubscribed_timeout
+        if timeout <= 0:
+            return
+        self._bare_since = self.factory.reactor.seconds()
+        if self._bare is None or not self._bare.active():
+            self._bare = self.factory.reactor.callLater(timeout, self._check_bare)
+
+    def _check_bare(self) -> None:
+        self._bare = None
+        if self._bare_since is None or self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        timeout = self.factory.venue.keepalive.unsubscribed_timeout
+        bare = self.factory.reactor.seconds() - self._bare_since
+        if bare >= timeout:
+            log.info("closing {peer}: no subscription for {t} s", peer=self.peer, t=timeout)
+            self.dropConnection(abort=True)
+            return
+        self._bare = self.factory.reactor.callLater(timeout - bare, self._check_bare)
+
     # -- IStreamLink ------------------------------------------------------------
 
     def now_ms(self) -> int:
@@ -285,17 +314,20 @@ class StreamProtocol(WebSocketServerProtocol):
     def topics(self) -> list[ITopic]:
         return list(self._topics)
 
-    def send(self, payload: bytes) -> None:
-        self.deliver(self.factory.prepareMessage(payload))
+    def send(self, payload: bytes, binary: bool = False) -> None:
+        self.deliver(self.factory.prepareMessage(payload, isBinary=binary))
 
     def subscribe(self, topic: ITopic) -> None:
         if topic not in self._topics:
             self._topics[topic] = None
+            self._bare_since = None
             self.factory.hub.subscribe(self, topic)
 
     def unsubscribe(self, topic: ITopic) -> None:
         if self._topics.pop(topic, 0) is None:
             self.factory.hub.unsubscribe(self, topic)
+            if not self._topics:
+                self._start_bare()
 
     def close(self, code: int, reason: str = "") -> None:
         """

@@ -205,26 +205,28 @@ def pair_entry(symbol: str, market: Market) -> dict[str, Any]:
 # REST handlers
 
 
-def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
-    """``GET /api/v4/spot/candlesticks``: oldest first, times in seconds."""
-    pair = _arg(request, "currency_pair")
-    if not pair:
-        raise fail("MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
-    interval_name = _arg(request, "interval") or "30m"
-    interval = INTERVALS.get(interval_name)
-    if interval is None:
-        raise fail("INVALID_PARAM_VALUE", f"Invalid interval: {interval_name}")
+def candlestick_args(request: RestRequest) -> tuple[int | None, int | None, int | None]:
+    """``limit``, ``from``, ``to``, checked as Gate checks them (shared by spot and futures)."""
     limit = _int(request, "limit")
     start = _int(request, "from")
     end = _int(request, "to")
-    if limit is not None:
-        if start is not None:
-            raise fail("INVALID_PARAM_VALUE", "limit is conflicted with from and to")
-        if not 1 <= limit <= MAX_LIMIT:
-            raise fail("INVALID_PARAM_VALUE", f"limit must be between 1 and {MAX_LIMIT}")
-    market = context.markets.get(pair)
-    if market is None:
-        raise fail("INVALID_CURRENCY_PAIR", f"Invalid currency pair {pair}")
+    if limit is not None and start is not None:
+        raise fail("INVALID_PARAM_VALUE", "limit is conflicted with from and to")
+    return limit, start, end
+
+
+def candle_window(
+    context: IVenueContext, market: Market, interval: Interval, limit: int | None, start: int | None,
+    end: int | None, max_limit: int,
+) -> tuple[int, int]:
+    """
+    Which candles a candlesticks query selects, as ``(first open, count)``: the spot
+    and futures rules (``from``/``to`` in seconds, both inclusive, the candle that
+    contains each; no ``from``: the last ``limit``; history limited to
+    ``gate_history_points``).
+    """
+    if limit is not None and not 1 <= limit <= max_limit:
+        raise fail("INVALID_PARAM_VALUE", f"limit must be between 1 and {max_limit}")
     now = context.now_ms()
     if start is not None and end is not None and start > end:
         raise fail("INVALID_PARAM_VALUE", "from must be earlier than to")
@@ -240,7 +242,7 @@ def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
         if oldest is not None and first < oldest:
             raise fail("INVALID_PARAM_VALUE", f"Candlestick too long ago. Maximum {history} points ago are allowed")
         first = max(first, first_available)
-        count = min(MAX_LIMIT, interval.count_between(first, last)) if last >= first else 0
+        count = min(max_limit, interval.count_between(first, last)) if last >= first else 0
     else:
         wanted = DEFAULT_LIMIT if limit is None else limit
         if oldest is not None and last < oldest:
@@ -249,7 +251,29 @@ def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
         count = min(wanted, interval.count_between(floor, last)) if last >= floor else 0
         first = interval.shift(last, -(count - 1)) if count else last
     if now < market.listed_ms or count <= 0:
+        return first, 0
+    return first, count
+
+
+def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
+    """``GET /api/v4/spot/candlesticks``: oldest first, times in seconds."""
+    pair = _arg(request, "currency_pair")
+    if not pair:
+        raise fail("MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
+    interval_name = _arg(request, "interval") or "30m"
+    interval = INTERVALS.get(interval_name)
+    if interval is None:
+        raise fail("INVALID_PARAM_VALUE", f"Invalid interval: {interval_name}")
+    limit, start, end = candlestick_args(request)
+    if limit is not None and not 1 <= limit <= MAX_LIMIT:
+        raise fail("INVALID_PARAM_VALUE", f"limit must be between 1 and {MAX_LIMIT}")
+    market = context.markets.get(pair)
+    if market is None:
+        raise fail("INVALID_CURRENCY_PAIR", f"Invalid currency pair {pair}")
+    first, count = candle_window(context, market, interval, limit, start, end, MAX_LIMIT)
+    if not count:
         return RestResponse(200, b"[]", content_type=JSON)
+    now = context.now_ms()
     body = context.rows.rows(market, interval, 0, first, count, now, (NAME,), lambda c: candle_row(c, market))
     return RestResponse(200, b"[" + body + b"]", content_type=JSON)
 
@@ -313,17 +337,33 @@ class CandleTopic:
         ).encode()
 
 
+@frozen
+class CandleChannel:
+    """A Gate WebSocket's candlestick channel: the channel prefix, intervals, topic maker."""
+
+    prefix: str  # "spot" or "futures"
+    intervals: Mapping[str, Interval]
+    #: ``make(feed, name, handshake headers)`` -> the topic
+    make: Any
+
+
+SPOT_CHANNEL = CandleChannel("spot", WS_INTERVALS, lambda feed, name, headers: CandleTopic(feed, name))
+
+
 @implementer(IStreamSession)
 class GateSession:
-    """One connection to the spot WebSocket."""
+    """One connection to the spot WebSocket (or, with another channel, a futures one)."""
 
-    def __init__(self, context: IVenueContext) -> None:
+    def __init__(self, context: IVenueContext, channel: CandleChannel = SPOT_CHANNEL,
+                 headers: Mapping[str, str] | None = None) -> None:
         self.context = context
+        self.channel = channel
+        self.headers = headers or {}
         self.link: IStreamLink | None = None
         number = next(_connections)
         self.conn_id = hashlib.blake2b(f"gate-conn:{number}".encode(), digest_size=8).hexdigest()
         self._traces = itertools.count(1)
-        self.subscriptions: dict[str, CandleTopic] = {}
+        self.subscriptions: dict[str, ITopic] = {}
 
     def ping_payload(self) -> None:
         return None
@@ -365,12 +405,13 @@ class GateSession:
             return
         channel = request.get("channel")
         event = request.get("event")
-        if channel == "spot.ping":
+        prefix = self.channel.prefix
+        if channel == f"{prefix}.ping":
             now = link.now_ms()
             pong: dict[str, Any] = {"time": now // 1000, "time_ms": now}
             if "id" in request:
                 pong["id"] = request["id"]
-            pong.update(conn_id=self.conn_id, trace_id=self._trace(), channel="spot.pong", event="", result=None)
+            pong.update(conn_id=self.conn_id, trace_id=self._trace(), channel=f"{prefix}.pong", event="", result=None)
             link.send(_dumps(pong).encode())
             return
         if not isinstance(channel, str) or not isinstance(event, str):
@@ -378,7 +419,7 @@ class GateSession:
                          None, (1, "invalid argument struct"))
             return
         args = request.get("payload")
-        if channel != "spot.candlesticks":
+        if channel != f"{prefix}.candlesticks":
             self._answer(request, channel, event, args, (2, f"unknown channel {channel}"))
             return
         if event not in ("subscribe", "unsubscribe"):
@@ -388,19 +429,20 @@ class GateSession:
             self._answer(request, channel, event, args, (2, "invalid argument"))
             return
         interval_name, pair = args
-        interval = WS_INTERVALS.get(interval_name)
+        interval = self.channel.intervals.get(interval_name)
         if interval is None:
             self._answer(request, channel, event, args, (2, f"invalid interval: {interval_name}"))
             return
         market = self.context.markets.get(pair)
         if market is None:
-            self._answer(request, channel, event, args, (2, f"unknown currency pair: {pair}"))
+            what = "currency pair" if prefix == "spot" else "contract"
+            self._answer(request, channel, event, args, (2, f"unknown {what}: {pair}"))
             return
         name = f"{interval_name}_{pair}"
         if event == "subscribe":
             self._answer(request, channel, event, args, None)
             if name not in self.subscriptions:
-                topic = CandleTopic(Feed(market, interval), name)
+                topic = self.channel.make(Feed(market, interval), name, self.headers)
                 self.subscriptions[name] = topic
                 link.subscribe(topic)
         else:

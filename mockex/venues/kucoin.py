@@ -127,7 +127,6 @@ RATE_LIMITS: Mapping[str, Any] = {
 }
 
 _NUMBER_RE = re.compile(r"^[0-9]{1,19}$")
-_TOPIC_RE = re.compile(r"^/market/candles:(.+)$")
 #: Numbers connections that name no connectId (deterministic within a process).
 _connections = itertools.count(1)
 
@@ -462,17 +461,32 @@ def _message(**fields: Any) -> bytes:
     return _dumps(fields).encode()
 
 
+@frozen
+class TopicFamily:
+    """A candle channel of a KuCoin WebSocket: its topic prefix, type names and topic class."""
+
+    prefix: str
+    intervals: Mapping[str, Interval]
+    #: ``make(feed, symbol, type_name)`` -> the topic
+    make: Any
+
+
+SPOT_CANDLES = TopicFamily("/market/candles:", INTERVALS, CandleTopic)
+
+
 @implementer(IStreamSession)
 class KucoinSession:
-    """One connection to the public WebSocket."""
+    """One connection to a public WebSocket (spot's, or the futures one with another family)."""
 
-    def __init__(self, context: IVenueContext, token: str, connect_id: str | None) -> None:
+    def __init__(self, context: IVenueContext, token: str, connect_id: str | None,
+                 family: TopicFamily = SPOT_CANDLES) -> None:
         self.context = context
         self.token = token
         self.connect_id = connect_id
+        self.family = family
         self.link: IStreamLink | None = None
         #: topic string (one symbol) -> topic
-        self.subscriptions: dict[str, CandleTopic] = {}
+        self.subscriptions: dict[str, ITopic] = {}
 
     def ping_payload(self) -> None:
         return None
@@ -521,19 +535,19 @@ class KucoinSession:
         if request.get("privateChannel") is True:
             self._error(request_id, 403, "login is required")
             return
-        m = _TOPIC_RE.match(topic)
-        if m is None:
+        family = self.family
+        if not topic.startswith(family.prefix) or len(topic) == len(family.prefix):
             self._error(request_id, 404, f"topic {topic} is not found")
             return
-        resolved: list[tuple[str, CandleTopic]] = []
-        for item in m.group(1).split(","):
+        resolved: list[tuple[str, ITopic]] = []
+        for item in topic[len(family.prefix):].split(","):
             symbol, _, type_name = item.rpartition("_")
             market = self.context.markets.get(symbol)
-            interval = INTERVALS.get(type_name)
+            interval = family.intervals.get(type_name)
             if market is None or interval is None:
-                self._error(request_id, 404, f"topic /market/candles:{item} is not found")
+                self._error(request_id, 404, f"topic {family.prefix}{item} is not found")
                 return
-            resolved.append((f"/market/candles:{item}", CandleTopic(Feed(market, interval), symbol, type_name)))
+            resolved.append((f"{family.prefix}{item}", family.make(Feed(market, interval), symbol, type_name)))
         if len(resolved) > 100:
             self._error(request_id, 509, "exceed max subscription count limitation of 100 per time")
             return
