@@ -498,20 +498,29 @@ class MockedCandleFeedServer:
         thread = self._thread
         assert thread is not None
 
-        def check_timers(_: Any) -> None:
-            left = [c for c in thread.reactor.getDelayedCalls() if c.active()]
+        reactor = thread.reactor
+
+        def check_timers() -> None:
+            left = [c for c in reactor.getDelayedCalls() if c.active()]
             for call in left:
                 thread.record(f"timer still pending after the server stopped: {call!r}")
                 call.cancel()
             thread.stop_here()
 
-        d: Deferred[Any] = maybeDeferred(server.stop) if server is not None else maybeDeferred(lambda: None)
+        def stopped(_: Any) -> Deferred[None]:
+            # MockServer.stop() fires from inside the last connection's connectionLost
+            # (ConnectionLayer hears of it before the protocol does): look at the
+            # timers once that call has returned, in the next reactor turn.
+            later: Deferred[None] = Deferred()
+            reactor.callLater(0, lambda: later.callback(None))
+            return later.addCallback(lambda _: check_timers())
 
         def stop_anyway(failure: Failure) -> Failure:
             thread.stop_here()
             return failure
 
-        return d.addCallbacks(check_timers, stop_anyway)
+        d: Deferred[Any] = maybeDeferred(server.stop) if server is not None else maybeDeferred(lambda: None)
+        return d.addCallbacks(stopped, stop_anyway)
 
     def _begin_stop(self) -> "tuple[ReactorThread, concurrent.futures.Future[Any]] | None":
         if self._state in ("new", "stopped"):
