@@ -60,14 +60,18 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Fail the test if a live server's reactor thread logged errors while it ran."""
+    __tracebackhide__ = True
     result = yield
+    names: list[str] = []
     errors: list[str] = []
     for server in live_servers():
         thread = server.reactor_thread
-        if thread is not None:
-            errors.extend(thread.take_errors())
+        taken = thread.take_errors() if thread is not None else []
+        if taken:
+            names.append(f"{server.venue} at {server.url}")
+            errors.extend(taken)
     if errors:
-        raise ServerError("(during this test)", errors)
+        raise ServerError(", ".join(names) + " (during this test)", errors)
     return result
 
 

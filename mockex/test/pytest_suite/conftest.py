@@ -17,6 +17,10 @@ import pytest
 
 from mockex.facade import live_servers
 
+# Importing Klein installs Twisted's global reactor (an epoll and a waker pipe) as a side
+# effect; do it now, so that the first server of the session does not look like a leak.
+import mockex.server  # noqa: E402,F401
+
 
 def mockex_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("mockex-")]
@@ -62,9 +66,12 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     # fixtures of this test (mockex_server...) are torn down before this point
     deadline = time.monotonic() + 5
-    while mockex_threads() and time.monotonic() < deadline:
+    def new_threads() -> list[threading.Thread]:
+        return [t for t in mockex_threads() if t.ident not in before_threads]
+
+    while new_threads() and time.monotonic() < deadline:
         time.sleep(0.01)
-    left = [t for t in mockex_threads() if t.ident not in before_threads]
+    left = new_threads()
     assert left == [], f"reactor threads left running: {left}"
     assert [s for s in live_servers() if s.reactor_thread and s.reactor_thread.ident not in before_threads] == []
     if before_fds is not None:
