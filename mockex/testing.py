@@ -353,14 +353,18 @@ class MemoryServer:
 
     # -- WebSocket ----------------------------------------------------------------------
 
-    def connect(self, path: str, open: bool = True) -> WsClient:
-        """A WebSocket client connected to ``path`` (and opened, unless told not to)."""
+    def connect(self, path: str, open: bool = True, protocol: Any = WsClient) -> Any:
+        """
+        A WebSocket client connected to ``path`` (and opened, unless told not to).
+        ``protocol``: your own Autobahn ``WebSocketClientProtocol`` subclass, to test a
+        client's protocol against the server (it is returned, connected).
+        """
         factory = WebSocketClientFactory(f"ws://127.0.0.1{path}", reactor=self.clock)
         factory._batched_timer = _ReactorTimer(self.clock)
         factory.setProtocolOptions(
             openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
         )
-        factory.protocol = WsClient
+        factory.protocol = protocol
 
         def make_client() -> WsClient:
             return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
@@ -373,7 +377,7 @@ class MemoryServer:
         )
         self._pumps.append(pump)
         self.flush()
-        if open and not client.opened:
+        if open and not getattr(client, "opened", client.state == client.STATE_OPEN):
             raise AssertionError(f"WebSocket handshake to {path} did not complete")
         return client
 

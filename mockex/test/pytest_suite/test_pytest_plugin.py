@@ -68,7 +68,10 @@ _loops: list[asyncio.AbstractEventLoop] = []
 
 # -- inner sessions ---------------------------------------------------------------------------
 
-INNER_ARGS = ("-p", "pytest_asyncio.plugin", "-p", "mockex.pytest_plugin", "-p", "no:cacheprovider")
+INNER_ARGS = (
+    "-p", "pytest_asyncio.plugin", "-p", "mockex.pytest_plugin", "-p", "no:cacheprovider",
+    "-o", "asyncio_default_fixture_loop_scope=function",
+)
 
 
 def run_inner(pytester: pytest.Pytester, source: str, *args: str) -> pytest.RunResult:
