@@ -12,6 +12,8 @@ global reactor; time moves only when the test says so::
     ws = server.connect("/ws/btcusdt@kline_1m")
     server.advance(2)
     ws.json()   # the kline events pushed so far
+    server.advance_candles(3)   # to the third 1m boundary from now: three candles close
+    server.stop(); server.assert_clean()
 
 ``server.http(...)`` sends a request over a raw in-memory connection through the real
 ``ConnectionLayer`` (and so through the transport-level fault machinery, which
@@ -120,6 +122,10 @@ class WsClient(WebSocketClientProtocol):
         self.binary.clear()
         return out
 
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake (pump the server to complete it)."""
+        self.sendClose(code, reason)
+
 
 class RawClient(Protocol):
     """A client that records every byte it receives, and when."""
@@ -226,6 +232,46 @@ class MemoryServer:
             self.flush()
         self.flush()
 
+    def advance_to(self, epoch_ms: int, step: float = 0.5) -> None:
+        """Move market time forward to ``epoch_ms`` (never backwards)."""
+        now = self.now_ms()
+        if epoch_ms < now:
+            raise ValueError(f"advance_to({epoch_ms}): market time is already {now}")
+        self.advance((epoch_ms - now) / (1000.0 * self.server.clock.speed), step)
+        # the reactor's float seconds may land a hair short of the boundary
+        while self.now_ms() < epoch_ms:
+            self.advance(0.001 / self.server.clock.speed, step)
+
+    def advance_candles(self, n: int = 1, interval: str = "1m", step: float = 0.5) -> int:
+        """
+        Move market time to the ``n``-th ``interval`` boundary from now (Binance's interval
+        names: ``1s``, ``1m``, ``5m``, ``1h``, ``1d``, ``1w``, ``1M``...), so that
+        exactly ``n`` candles of that interval close, each pushed to its streams as
+        it closes. Returns the open time of the candle that is live afterwards.
+        """
+        from mockex.intervals import CANONICAL
+
+        if n < 0:
+            raise ValueError(f"advance_candles: n must be >= 0, not {n}")
+        try:
+            length = CANONICAL[interval]
+        except KeyError:
+            raise ValueError(f"unknown interval {interval!r} (known: {', '.join(CANONICAL)})") from None
+        target = length.shift(length.floor(self.now_ms()), n)
+        if n:
+            self.advance_to(target, step)
+        return target if n else length.floor(self.now_ms())
+
+    def run_until(self, predicate: Any, timeout: float = 60.0, step: float = 0.5) -> None:
+        """Advance time ``step`` by ``step`` until ``predicate()`` is true; fail after ``timeout`` s."""
+        waited = 0.0
+        self.flush()
+        while not predicate():
+            if waited >= timeout:
+                raise AssertionError(f"run_until: still false after {timeout} s of reactor time")
+            self.advance(step, step)
+            waited += step
+
     def flush(self) -> None:
         for _ in range(50):
             moved = False
@@ -267,6 +313,37 @@ class MemoryServer:
         self, path: str, headers: Mapping[str, str] | None = None, client: str = "127.0.0.1", **params: Any
     ) -> Response:
         return self.request("GET", path, params, headers, client=client)
+
+    def get_json(self, path: str, **params: Any) -> Any:
+        """GET ``path`` and parse the body; fails unless the status is 200."""
+        response = self.get(path, **params)
+        if response.status != 200:
+            raise AssertionError(f"GET {path} {params}: {response!r}")
+        return response.json()
+
+    def post(
+        self,
+        path: str,
+        json_body: Any = None,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> Response:
+        """POST ``json_body`` (as JSON) or raw ``body`` to ``path``."""
+        headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers.setdefault("Content-Type", "application/json")
+        return self.request("POST", path, params, headers, body)
+
+    def set_network_conditions(self, *args: Any, **kwargs: Any) -> None:
+        """:meth:`mockex.server.MockServer.set_network_conditions`."""
+        self.server.set_network_conditions(*args, **kwargs)
+
+    @property
+    def venue(self) -> Any:
+        return self.server.venue
 
     @property
     def faults(self) -> Any:
@@ -319,11 +396,14 @@ class MemoryServer:
         open: bool = True,
         client: str = "127.0.0.1",
         headers: Mapping[str, str] | None = None,
-    ) -> WsClient:
+        protocol: Any = WsClient,
+    ) -> Any:
         """
         A WebSocket client from ``client`` (an IP address), with extra handshake
         ``headers``, connected to ``path`` (and opened, unless told not to: a refused
-        upgrade leaves ``opened`` False and ``lost`` True).
+        upgrade leaves ``opened`` False and ``lost`` True). ``protocol``: your own
+        Autobahn ``WebSocketClientProtocol`` subclass, to test a client's protocol
+        against the server (it is returned, connected).
         """
         factory = WebSocketClientFactory(
             f"ws://127.0.0.1{path}", reactor=self.clock, headers=dict(headers or {})
@@ -332,7 +412,7 @@ class MemoryServer:
         factory.setProtocolOptions(
             openHandshakeTimeout=0, closeHandshakeTimeout=0, serverConnectionDropTimeout=0
         )
-        factory.protocol = WsClient
+        factory.protocol = protocol
 
         def make_client() -> WsClient:
             return factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 50000))
@@ -350,7 +430,7 @@ class MemoryServer:
         )
         self._pumps.append(pump)
         self.flush()
-        if open and not ws.opened:
+        if open and not getattr(ws, "opened", ws.state == ws.STATE_OPEN):
             raise AssertionError(f"WebSocket handshake to {path} did not complete")
         return ws
 
@@ -360,6 +440,20 @@ class MemoryServer:
         for _ in range(20):
             self.advance(0.5)
         return d
+
+    def assert_clean(self) -> None:
+        """After :meth:`stop`: fail if a timer is still pending on the memory reactor."""
+        left = [c for c in self.clock.getDelayedCalls() if c.active()]
+        if left:
+            raise AssertionError(f"timers left after stop: {left!r}")
+
+    def __enter__(self) -> "MemoryServer":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+        if exc_info[0] is None:
+            self.assert_clean()
 
 
 def _result(d: Any) -> Any:

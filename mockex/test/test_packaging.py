@@ -246,6 +246,10 @@ class WheelTests(TestCase):
             [],
             listing,
         )
+        # the pytest plugin's entry point (pytest loads mockex.pytest_plugin through it)
+        [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        text = zipfile.ZipFile(wheel).read(entry_points).decode()
+        self.assertRegex(text, r"\[pytest11\]\s*\nmockex = mockex.pytest_plugin")
 
     def makeVirtualenv(self, wheel: Path) -> str:
         """
