@@ -1,0 +1,101 @@
+"""
+Each venue's declared rate limits, enforced by the shared limiter, in memory: the
+request that reaches a limit is served and the next one is refused in the venue's own
+format (status, body, headers), the window moves on, and what a venue advertises is
+what it enforces. Sources are named in each venue module.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from twisted.trial.unittest import SynchronousTestCase
+
+import mockex.test  # noqa: F401  (hypothesis profile)
+from mockex.testing import DEFAULT_NOW_MS, MemoryServer
+
+#: DEFAULT_NOW_MS is a whole minute (and a whole 5 minutes): aligned windows start there.
+assert DEFAULT_NOW_MS % 300_000 == 0
+
+
+class BinancePerpetualTests(SynchronousTestCase):
+    """REQUEST_WEIGHT 2400 per minute; klines weigh 1/2/5/10 by ``limit``."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("binance_perpetual")
+        self.addCleanup(self.m.stop)
+
+    def klines(self, limit: int | None = 1000, **kw: Any) -> Any:
+        params = {"symbol": "BTCUSDT", "interval": "1m"}
+        if limit is not None:
+            params["limit"] = str(limit)
+        return self.m.get("/fapi/v1/klines", **params, **kw)
+
+    @staticmethod
+    def used(response: Any) -> int:
+        return int(response.headers["x-mbx-used-weight-1m"])
+
+    def test_weights_by_limit(self) -> None:
+        expected = 0
+        for limit, weight in [(1, 1), (99, 1), (100, 2), (499, 2), (500, 5), (None, 5), (1000, 5),
+                              (1001, 10), (1500, 10)]:
+            expected += weight
+            self.assertEqual(self.used(self.klines(limit)), expected, limit)
+        for path, weight in [("/fapi/v1/ping", 1), ("/fapi/v1/time", 1), ("/fapi/v1/exchangeInfo", 1)]:
+            expected += weight
+            self.assertEqual(self.used(self.m.get(path)), expected, path)
+        self.assertNotIn("x-mbx-used-weight", self.m.get("/fapi/v1/ping").headers)
+
+    def test_2400_then_429(self) -> None:
+        for _ in range(479):
+            self.assertEqual(self.klines(1000).status, 200)
+        self.m.clock.advance(30)
+        reaching = self.klines(1000)
+        self.assertEqual((reaching.status, self.used(reaching)), (200, 2400))
+        over = self.m.get("/fapi/v1/ping")
+        self.assertEqual(over.status, 429)
+        self.assertEqual(over.body.decode(), '{"code":-1003,"msg":"Too many requests; current limit is 2400 '
+                         'requests per minute. Please use the websocket for live updates to avoid polling the API."}')
+        self.assertEqual((over.headers["retry-after"], self.used(over)), ("30", 2401))
+        self.m.clock.advance(30)
+        fresh = self.m.get("/fapi/v1/ping")
+        self.assertEqual((fresh.status, self.used(fresh)), (200, 1))
+
+    def test_ban_after_ten_rejections(self) -> None:
+        self.m.server.set_rate_limits(rest_limit=1)
+        self.m.get("/fapi/v1/ping")
+        for _ in range(10):
+            self.assertEqual(self.m.get("/fapi/v1/ping").status, 429)
+        ban = self.m.get("/fapi/v1/ping")
+        until = DEFAULT_NOW_MS + 120_000
+        self.assertEqual((ban.status, ban.headers["retry-after"]), (418, "120"))
+        self.assertEqual(ban.json(), {"code": -1003, "msg": f"Way too many requests; IP banned until {until}. "
+                                      "Please use the websocket for live updates to avoid bans."})
+
+    def test_advertised_is_enforced(self) -> None:
+        info = self.m.get("/fapi/v1/exchangeInfo").json()["rateLimits"]
+        self.assertEqual(info[0], {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+                                   "limit": 2400})
+        self.assertEqual([w["rateLimitType"] for w in info], ["REQUEST_WEIGHT", "ORDERS", "ORDERS"])
+        self.m.server.set_rate_limits(rest_limit=3)
+        self.assertEqual(self.m.get("/fapi/v1/exchangeInfo").json()["rateLimits"][0]["limit"], 3)
+        self.assertEqual(self.m.get("/fapi/v1/ping").status, 200)
+        self.assertEqual(self.m.get("/fapi/v1/ping").status, 429)
+
+    def test_ws_ten_messages_a_second(self) -> None:
+        ws = self.m.connect("/ws")
+        for i in range(10):
+            ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": i})
+        self.m.flush()
+        self.assertEqual(len(ws.take()), 10)
+        self.assertFalse(ws.lost)
+        ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 10})
+        self.m.flush()
+        self.assertEqual((ws.close_code, ws.close_reason), (1008, "Too many requests"))
+
+    def test_ws_1024_streams(self) -> None:
+        ws = self.m.connect("/ws")
+        ws.send_json({"method": "SUBSCRIBE", "params": [f"s{i}usdt@kline_1m" for i in range(1025)], "id": 1})
+        self.m.flush()
+        self.assertEqual(ws.take(), [{"error": {"code": 4, "msg": "Too many subscriptions"}, "id": 1}])
