@@ -99,3 +99,46 @@ class BinancePerpetualTests(SynchronousTestCase):
         ws.send_json({"method": "SUBSCRIBE", "params": [f"s{i}usdt@kline_1m" for i in range(1025)], "id": 1})
         self.m.flush()
         self.assertEqual(ws.take(), [{"error": {"code": 4, "msg": "Too many subscriptions"}, "id": 1}])
+
+
+class BybitTests(SynchronousTestCase):
+    """600 requests per 5 s per IP; over it, 403 "access too frequent" for 10 minutes."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("bybit_spot")
+        self.addCleanup(self.m.stop)
+
+    def test_600_per_5s_then_a_10_minute_lockout(self) -> None:
+        for _ in range(599):
+            self.assertEqual(self.m.get("/v5/market/time").status, 200)
+        self.m.clock.advance(4.9)
+        reaching = self.m.get("/v5/market/kline", category="spot", symbol="BTCUSDT", interval="1")
+        self.assertEqual(reaching.status, 200)
+        self.assertFalse([h for h in reaching.headers if h.lower().startswith("x-bapi")])
+        over = self.m.get("/v5/market/time")
+        self.assertEqual((over.status, over.body), (403, b"access too frequent"))
+        self.assertNotIn("retry-after", over.headers)
+        self.m.clock.advance(0.1)  # a new 5 s window, but the IP is locked out
+        self.assertEqual(self.m.get("/v5/market/time").status, 403)
+        self.assertEqual(self.m.get("/v5/market/time", client="10.0.0.2").status, 200)
+        self.m.clock.advance(599.8)
+        self.assertEqual(self.m.get("/v5/market/time").status, 403)
+        self.m.clock.advance(0.1)
+        self.assertEqual(self.m.get("/v5/market/time").status, 200)
+
+    def test_window_moves_on(self) -> None:
+        for _ in range(600):
+            self.m.get("/v5/market/time")
+        self.m.clock.advance(5)
+        for _ in range(600):
+            self.assertEqual(self.m.get("/v5/market/time").status, 200)
+
+    def test_websocket_connection_attempts(self) -> None:
+        self.m.server.set_rate_limits(ws_connection_attempts=2)  # 500 per 5 minutes, scaled down
+        self.assertEqual(self.m.server.limits.ws.attempts_window_ms, 300_000)
+        self.assertEqual(self.m.server.limits.ws.max_connections, 1000)
+        for _ in range(2):
+            self.assertFalse(self.m.connect("/v5/public/spot").lost)
+        refused = self.m.connect("/v5/public/spot", open=False)
+        self.m.flush()
+        self.assertTrue(refused.lost)
