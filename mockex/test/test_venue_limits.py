@@ -142,3 +142,47 @@ class BybitTests(SynchronousTestCase):
         refused = self.m.connect("/v5/public/spot", open=False)
         self.m.flush()
         self.assertTrue(refused.lost)
+
+
+class OkxTests(SynchronousTestCase):
+    """Per IP and endpoint: candles 40, history-candles 20, instruments 20, time 10 per 2 s."""
+
+    TOO_MANY = b'{"msg":"Too Many Requests","code":"50011"}'
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("okx_spot")
+        self.addCleanup(self.m.stop)
+
+    def test_each_endpoint_its_own_window(self) -> None:
+        for path, limit, params in [
+            ("/api/v5/market/candles", 40, {"instId": "BTC-USDT"}),
+            ("/api/v5/market/history-candles", 20, {"instId": "BTC-USDT"}),
+            ("/api/v5/public/instruments", 20, {"instType": "SPOT"}),
+            ("/api/v5/public/time", 10, {}),
+        ]:
+            for _ in range(limit):
+                self.assertEqual(self.m.get(path, **params).status, 200, path)
+            over = self.m.get(path, **params)
+            self.assertEqual((over.status, over.body), (429, self.TOO_MANY), path)
+            self.assertEqual(over.headers["content-type"], "application/json")
+            self.assertNotIn("retry-after", over.headers)
+        # another IP has its own windows
+        self.assertEqual(self.m.get("/api/v5/public/time", client="10.0.0.2").status, 200)
+
+    def test_window_moves_on_and_never_bans(self) -> None:
+        for _ in range(60):
+            self.m.get("/api/v5/public/time")
+        self.m.clock.advance(1.999)
+        self.assertEqual(self.m.get("/api/v5/public/time").status, 429)
+        self.m.clock.advance(0.001)
+        for _ in range(10):
+            self.assertEqual(self.m.get("/api/v5/public/time").status, 200)
+
+    def test_three_connections_a_second(self) -> None:
+        for _ in range(3):
+            self.assertFalse(self.m.connect("/ws/v5/business").lost)
+        refused = self.m.connect("/ws/v5/business", open=False)
+        self.m.flush()
+        self.assertTrue(refused.lost)
+        self.m.clock.advance(1)
+        self.assertFalse(self.m.connect("/ws/v5/business").lost)
