@@ -186,3 +186,65 @@ class OkxTests(SynchronousTestCase):
         self.assertTrue(refused.lost)
         self.m.clock.advance(1)
         self.assertFalse(self.m.connect("/ws/v5/business").lost)
+
+
+class KucoinTests(SynchronousTestCase):
+    """The public pool: 2000 weight per 30 s from the first request; gw-ratelimit-*."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("kucoin_spot")
+        self.addCleanup(self.m.stop)
+
+    @staticmethod
+    def pool(response: Any) -> tuple[str, str, str]:
+        h = response.headers
+        return h["gw-ratelimit-remaining"], h["gw-ratelimit-limit"], h["gw-ratelimit-reset"]
+
+    def test_headers_count_down_from_the_first_request(self) -> None:
+        self.m.clock.advance(7.5)  # not a multiple of 30 s: the window starts here
+        self.assertEqual(self.pool(self.m.get("/api/v1/timestamp")), ("1997", "2000", "30000"))
+        self.m.clock.advance(12.3)
+        self.assertEqual(self.pool(self.m.get("/api/v2/symbols")), ("1993", "2000", "17700"))
+        self.assertEqual(self.pool(self.m.get("/api/v1/market/allTickers")), ("1978", "2000", "17700"))
+        wire = [name for name in self.m.get("/api/v1/status").headers if name.startswith("gw-")]
+        self.assertEqual(wire, ["gw-ratelimit-remaining", "gw-ratelimit-limit", "gw-ratelimit-reset"])
+
+    def test_2000_then_429(self) -> None:
+        for _ in range(499):
+            self.assertEqual(self.m.get("/api/v2/symbols").status, 200)
+        reaching = self.m.get("/api/v2/symbols")
+        self.assertEqual((reaching.status, self.pool(reaching)[0]), (200, "0"))
+        self.m.clock.advance(29)
+        over = self.m.get("/api/v1/timestamp")
+        self.assertEqual((over.status, over.json()), (429, {"code": "429000", "msg": "Too many requests. "
+                                                                "System-level rate limit exceeded."}))
+        self.assertEqual(self.pool(over), ("0", "2000", "1000"))
+        self.assertNotIn("retry-after", over.headers)
+        self.m.clock.advance(1)
+        fresh = self.m.get("/api/v1/timestamp")
+        self.assertEqual((fresh.status, self.pool(fresh)), (200, ("1997", "2000", "30000")))
+
+    def test_websocket_100_messages_in_10_s(self) -> None:
+        token = self.m.request("POST", "/api/v1/bullet-public").json()["data"]["token"]
+        ws = self.m.connect(f"/?token={token}")
+        for i in range(100):
+            ws.send_json({"id": str(i), "type": "ping"})
+        self.m.advance(9.5)
+        self.assertFalse(ws.lost)
+        ws.send_json({"id": "100", "type": "ping"})
+        self.m.flush()
+        self.assertEqual((ws.close_code, ws.close_reason), (1008, "Too many requests"))
+
+    def test_websocket_400_topics(self) -> None:
+        self.m.server.set_rate_limits(ws_max_streams=2)  # 400, scaled down
+        token = self.m.request("POST", "/api/v1/bullet-public").json()["data"]["token"]
+        ws = self.m.connect(f"/?token={token}")
+        ws.take()
+        ws.send_json({"id": "1", "type": "subscribe", "topic": "/market/candles:BTC-USDT_1min,ETH-USDT_1min",
+                      "response": True})
+        ws.send_json({"id": "2", "type": "subscribe", "topic": "/market/candles:SOL-USDT_1min", "response": True})
+        self.m.flush()
+        replies = [r for r in ws.take() if r.get("type") in ("ack", "error")]
+        self.assertEqual(replies, [{"id": "1", "type": "ack"}, {
+            "id": "2", "type": "error", "code": 509,
+            "data": "exceed max subscription count limitation of 2 per session"}])
