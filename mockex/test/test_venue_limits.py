@@ -248,3 +248,152 @@ class KucoinTests(SynchronousTestCase):
         self.assertEqual(replies, [{"id": "1", "type": "ack"}, {
             "id": "2", "type": "error", "code": 509,
             "data": "exceed max subscription count limitation of 2 per session"}])
+
+
+class GateTests(SynchronousTestCase):
+    """200 requests per 10 s per endpoint per IP; x-gate-ratelimit-* headers."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("gate_io_spot")
+        self.addCleanup(self.m.stop)
+
+    @staticmethod
+    def gate(response: Any) -> tuple[str, str, str]:
+        h = response.headers
+        return (h["x-gate-ratelimit-requests-remain"], h["x-gate-ratelimit-limit"],
+                h["x-gate-ratelimit-reset-timestamp"])
+
+    def test_per_endpoint_then_429(self) -> None:
+        now_s = DEFAULT_NOW_MS // 1000
+        self.assertEqual(self.gate(self.m.get("/api/v4/spot/time")), ("199", "200", str(now_s)))
+        for _ in range(198):
+            self.m.get("/api/v4/spot/time")
+        self.m.clock.advance(9)
+        reaching = self.m.get("/api/v4/spot/time")
+        self.assertEqual((reaching.status, self.gate(reaching)), (200, ("0", "200", str(now_s + 10))))
+        over = self.m.get("/api/v4/spot/time")
+        self.assertEqual((over.status, over.json()), (429, {"label": "TOO_MANY_REQUESTS",
+                                                            "message": "Request Rate limit Exceeded"}))
+        self.assertEqual(self.gate(over), ("0", "200", str(now_s + 10)))
+        self.assertNotIn("retry-after", over.headers)
+        # another endpoint has its own window
+        other = self.m.get("/api/v4/spot/currency_pairs")
+        self.assertEqual((other.status, self.gate(other)[0]), (200, "199"))
+        self.m.clock.advance(1)
+        self.assertEqual(self.gate(self.m.get("/api/v4/spot/time"))[:2], ("199", "200"))
+
+
+class KrakenTests(SynchronousTestCase):
+    """15 requests per 15 s per IP (the decaying counter, approximated); HTTP 200 errors."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("kraken_spot")
+        self.addCleanup(self.m.stop)
+
+    def test_fifteen_then_egeneral(self) -> None:
+        for _ in range(15):
+            self.assertEqual(self.m.get("/0/public/Time").json()["error"], [])
+        over = self.m.get("/0/public/Time")
+        self.assertEqual((over.status, over.body), (200, b'{"error":["EGeneral:Too many requests"]}'))
+        self.assertNotIn("retry-after", over.headers)
+        self.m.clock.advance(14.999)
+        self.assertEqual(self.m.get("/0/public/OHLC", pair="XBTUSD").json()["error"],
+                         ["EGeneral:Too many requests"])
+        self.m.clock.advance(0.001)
+        self.assertEqual(self.m.get("/0/public/Time").json()["error"], [])
+
+
+class HyperliquidTests(SynchronousTestCase):
+    """1200 weight per minute per IP; info weights by type, candleSnapshot by size."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("hyperliquid_perpetual")
+        self.addCleanup(self.m.stop)
+
+    def info(self, body: dict[str, Any]) -> Any:
+        return self.m.request("POST", "/info", headers={"Content-Type": "application/json"},
+                              body=json.dumps(body).encode())
+
+    def test_weights_and_the_429(self) -> None:
+        limiter = self.m.server.limiter
+        self.info({"type": "exchangeStatus"})
+        self.assertEqual(limiter.used("127.0.0.1"), (2,))
+        self.info({"type": "meta"})
+        self.assertEqual(limiter.used("127.0.0.1"), (22,))
+        start = DEFAULT_NOW_MS - 600 * 60_000
+        self.info({"type": "candleSnapshot", "req": {"coin": "BTC", "interval": "1m", "startTime": start,
+                                                     "endTime": DEFAULT_NOW_MS}})
+        self.assertEqual(limiter.used("127.0.0.1"), (22 + 20 + 601 // 60,))
+        for _ in range(57):
+            self.assertEqual(self.info({"type": "meta"}).status, 200)
+        for _ in range(4):
+            self.assertEqual(self.info({"type": "exchangeStatus"}).status, 200)
+        self.assertEqual(limiter.used("127.0.0.1"), (1200,))
+        over = self.info({"type": "allMids"})
+        self.assertEqual((over.status, over.body), (429, b"null"))
+        self.m.clock.advance(60)
+        self.assertEqual(self.info({"type": "allMids"}).status, 200)
+
+    def test_1000_subscriptions(self) -> None:
+        self.m.server.set_rate_limits(ws_max_streams=1)  # 1000, scaled down
+        ws = self.m.connect("/ws")
+        ws.send_json({"method": "subscribe", "subscription": {"type": "candle", "coin": "BTC", "interval": "1m"}})
+        ws.send_json({"method": "subscribe", "subscription": {"type": "candle", "coin": "ETH", "interval": "1m"}})
+        self.m.flush()
+        replies = [json.loads(m) for m in ws.messages if m.startswith(b"{")]
+        self.assertEqual([r["channel"] for r in replies], ["subscriptionResponse", "error"])
+        self.assertEqual(replies[1]["data"], "Cannot track more than 1 total subscriptions")
+
+
+class CoinbaseTests(SynchronousTestCase):
+    """10 requests per second per IP; 429 rate_limit_exceeded."""
+
+    def setUp(self) -> None:
+        self.m = MemoryServer("coinbase_advanced_trade")
+        self.addCleanup(self.m.stop)
+
+    def test_ten_a_second(self) -> None:
+        for _ in range(10):
+            self.assertEqual(self.m.get("/api/v3/brokerage/time").status, 200)
+        over = self.m.get("/api/v3/brokerage/market/products")
+        self.assertEqual(over.status, 429)
+        self.assertEqual(over.json()["error"], "rate_limit_exceeded")
+        self.m.clock.advance(1)
+        self.assertEqual(self.m.get("/api/v3/brokerage/time").status, 200)
+
+    def test_eight_messages_a_second(self) -> None:
+        ws = self.m.connect("/")
+        for _ in range(9):
+            ws.send_text("{}")
+        self.m.flush()
+        self.assertEqual(ws.close_code, 1008)
+
+
+class AscendexTests(SynchronousTestCase):
+    def test_hundred_a_second(self) -> None:
+        m = MemoryServer("ascend_ex_spot")
+        self.addCleanup(m.stop)
+        for _ in range(100):
+            self.assertEqual(m.get("/api/pro/v1/products").status, 200)
+        over = m.get("/api/pro/v1/products")
+        self.assertEqual((over.status, over.json()), (429, {"code": 200002, "message": "Too many requests",
+                                                            "reason": "TOO_MANY_ATTEMPTS"}))
+        m.clock.advance(1)
+        self.assertEqual(m.get("/api/pro/v1/products").status, 200)
+
+
+class MockVenueTests(SynchronousTestCase):
+    def test_1200_a_minute(self) -> None:
+        m = MemoryServer("mock")
+        self.addCleanup(m.stop)
+        first = m.get("/api/v1/time")
+        self.assertEqual((first.headers["x-mock-ratelimit-remaining"], first.headers["x-mock-ratelimit-reset"]),
+                         ("1199", "60000"))
+        for _ in range(1199):
+            m.get("/api/v1/time")
+        m.clock.advance(59.5)
+        over = m.get("/api/v1/time")
+        self.assertEqual((over.status, over.json()["error"]["code"], over.headers["retry-after"]),
+                         (429, "rate_limited", "1"))
+        m.clock.advance(0.5)
+        self.assertEqual(m.get("/api/v1/time").status, 200)
