@@ -6,9 +6,11 @@ per-route weights, header names, ban policy, WebSocket limits). One
 :class:`RateLimiter` per server enforces it:
 
 * REST, as an :class:`~mockex.interfaces.IRestMiddleware`: per client (IP, optionally
-  a request header) it keeps one counter per window. Windows are fixed and aligned on
-  multiples of their length since the epoch, as Binance's are (``the current minute``),
-  so a request costs O(windows) integer operations and nothing is ever re-summed. A
+  a request header) it keeps one counter per window (per window and route for windows
+  "per endpoint"). Windows are fixed, aligned on multiples of their length since the
+  epoch as Binance's are (``the current minute``) or started by the client's first
+  request (KuCoin), and may count only some routes; a request costs O(windows of its
+  route) integer operations and nothing is ever re-summed. A
   request whose cost would take a window over its limit is counted and answered with
   the venue's ``RATE_LIMITED`` error and ``Retry-After``; a client that keeps sending
   after ``BanPolicy.after_rejections`` consecutive rejections is banned (the venue's
