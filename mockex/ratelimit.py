@@ -6,9 +6,11 @@ per-route weights, header names, ban policy, WebSocket limits). One
 :class:`RateLimiter` per server enforces it:
 
 * REST, as an :class:`~mockex.interfaces.IRestMiddleware`: per client (IP, optionally
-  a request header) it keeps one counter per window. Windows are fixed and aligned on
-  multiples of their length since the epoch, as Binance's are (``the current minute``),
-  so a request costs O(windows) integer operations and nothing is ever re-summed. A
+  a request header) it keeps one counter per window (per window and route for windows
+  "per endpoint"). Windows are fixed, aligned on multiples of their length since the
+  epoch as Binance's are (``the current minute``) or started by the client's first
+  request (KuCoin), and may count only some routes; a request costs O(windows of its
+  route) integer operations and nothing is ever re-summed. A
   request whose cost would take a window over its limit is counted and answered with
   the venue's ``RATE_LIMITED`` error and ``Retry-After``; a client that keeps sending
   after ``BanPolicy.after_rejections`` consecutive rejections is banned (the venue's
@@ -55,9 +57,44 @@ ORDERS = "orders"  # orders placed: mockex has no order endpoints, so never anyt
 Weight = int | Callable[[RestRequest], int]
 
 
+#: What a limit header carries (the value of a ``(template, value)`` entry of
+#: :attr:`RestWindow.headers`; a bare template carries :data:`USED`):
+USED = "used"  # what the client used of the window, this request included (Binance)
+REMAINING = "remaining"  # what is left: limit - used, at least 0 (KuCoin, Gate, Bybit)
+LIMIT = "limit"  # the window's limit
+RESET_MS = "reset_ms"  # milliseconds until the window rolls over (KuCoin)
+#: the current time, or, once the client has used the whole window, the time it rolls
+#: over; epoch milliseconds (Bybit) or seconds (Gate)
+NOW_OR_RESET_MS = "now_or_reset_ms"
+NOW_OR_RESET_S = "now_or_reset_s"
+HEADER_VALUES = (USED, REMAINING, LIMIT, RESET_MS, NOW_OR_RESET_MS, NOW_OR_RESET_S)
+
+
+def _header_specs(value: Any) -> tuple[Any, ...]:
+    out = []
+    for entry in value:
+        if isinstance(entry, str):
+            out.append(entry)
+        else:
+            template, kind = entry
+            if kind not in HEADER_VALUES:
+                raise ValueError(f"a header carries one of {HEADER_VALUES}, not {kind!r}")
+            out.append((str(template), kind))
+    return tuple(out)
+
+
 @frozen
 class RestWindow:
-    """One REST limit: at most ``limit`` per ``interval_num`` ``interval``, per client."""
+    """
+    One REST limit: at most ``limit`` per ``interval_num`` ``interval``, per client.
+
+    By default a window counts every route, with one counter per client, and windows
+    are aligned on multiples of their length since the epoch (Binance's "current
+    minute"). ``routes`` restricts it to some routes; ``per_route`` gives every route
+    its own counter (OKX, Gate: "per endpoint"); ``aligned=False`` starts a window with
+    the client's first request after the previous one ended (KuCoin: "starting from
+    the arrival time of the user's first request").
+    """
 
     #: the venue's name for it (Binance: ``REQUEST_WEIGHT``, ``RAW_REQUESTS``, ``ORDERS``)
     type: str
@@ -65,9 +102,16 @@ class RestWindow:
     interval_num: int
     limit: int
     counts: str = WEIGHT
-    #: response headers that carry the client's use of this window, as templates:
-    #: ``{num}`` and ``{letter}`` become e.g. ``1`` and ``m``; written exactly so
-    headers: tuple[str, ...] = ()
+    #: response headers that carry the client's state in this window, as templates:
+    #: ``{num}`` and ``{letter}`` become e.g. ``1`` and ``m``; written exactly so. A bare
+    #: template carries what was used; ``(template, value)`` one of :data:`HEADER_VALUES`
+    headers: tuple[Any, ...] = field(default=(), converter=_header_specs)
+    #: the routes (``RestRoute.name``, or the path) this window counts; empty: every route
+    routes: tuple[str, ...] = field(default=(), converter=tuple)
+    #: one counter per route (a limit "per endpoint"), not one for all of them
+    per_route: bool = False
+    #: aligned on the epoch (True) or started by the client's first request (False)
+    aligned: bool = True
 
     def __attrs_post_init__(self) -> None:
         if self.interval not in UNIT_MS:
@@ -81,9 +125,20 @@ class RestWindow:
     def ms(self) -> int:
         return UNIT_MS[self.interval] * self.interval_num
 
-    def header_names(self) -> tuple[str, ...]:
+    def header_specs(self) -> tuple[tuple[str, str], ...]:
+        """``(name, value)`` of every header, templates filled in."""
         letter = UNIT_LETTER[self.interval]
-        return tuple(h.format(num=self.interval_num, letter=letter) for h in self.headers)
+        return tuple(
+            (h.format(num=self.interval_num, letter=letter), USED) if isinstance(h, str)
+            else (h[0].format(num=self.interval_num, letter=letter), h[1])
+            for h in self.headers
+        )
+
+    def header_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.header_specs())
+
+    def applies_to(self, route: str) -> bool:
+        return not self.routes or route in self.routes
 
     def with_period(self, period_ms: int) -> "RestWindow":
         """The same window over ``period_ms`` (a whole number of seconds)."""
@@ -332,7 +387,9 @@ def describe(limits: Limits) -> dict[str, Any]:
         "rest": {
             "windows": [
                 {"type": w.type, "interval": w.interval, "interval_num": w.interval_num,
-                 "limit": w.limit, "counts": w.counts, "headers": list(w.header_names())}
+                 "limit": w.limit, "counts": w.counts,
+                 "headers": [{"name": name, "value": kind} for name, kind in w.header_specs()],
+                 "routes": list(w.routes), "per_route": w.per_route, "aligned": w.aligned}
                 for w in rest.windows
             ],
             "weights": {k: v if isinstance(v, int) else "by request" for k, v in rest.weights.items()},
@@ -363,9 +420,10 @@ class _Client:
     __slots__ = ("starts", "used", "strikes", "ban_until", "ban_level",
                  "attempt_start", "attempts", "connections")
 
-    def __init__(self, windows: int) -> None:
-        self.starts = [-1] * windows
-        self.used = [0] * windows
+    def __init__(self) -> None:
+        # per counter ("slot"): where its window started (_NEVER: never), what was used
+        self.starts: list[int] = []
+        self.used: list[int] = []
         self.strikes = 0
         self.ban_until = 0
         self.ban_level = 0
@@ -400,6 +458,9 @@ class MessageWindow:
         return True
 
 
+#: The start of a window that never started.
+_NEVER = -(2**62)
+
 #: When the table of clients grows past this, idle clients are dropped.
 _PRUNE_AT = 4096
 
@@ -415,6 +476,7 @@ class RateLimiter:
         self._prune_at = _PRUNE_AT
         self._limits = NO_LIMITS
         self._windows: tuple[RestWindow, ...] = ()
+        self._layout: list[Any] = []
         self.configure(limits)
 
     # -- configuration ------------------------------------------------------------
@@ -426,26 +488,48 @@ class RateLimiter:
     def configure(self, limits: Limits) -> None:
         """Enforce ``limits`` from now on. Counters survive unless the windows change."""
         windows = tuple(w for w in limits.rest.windows if w.counts != ORDERS)
-        if [(w.ms, w.counts) for w in windows] != [(w.ms, w.counts) for w in self._windows]:
+        layout = [(w.ms, w.counts, w.routes, w.per_route, w.aligned) for w in windows]
+        if layout != self._layout:
             # counters are per window: a new or resized window starts from zero (bans
             # stay); a changed limit keeps what was used
             for client in self._clients.values():
-                client.starts = [-1] * len(windows)
-                client.used = [0] * len(windows)
+                client.starts = []
+                client.used = []
+            # a counter ("slot") per window, and per route for per-route windows
+            self._shared = {i: n for n, i in enumerate(i for i, w in enumerate(windows) if not w.per_route)}
+            self._route_slots: dict[tuple[int, str], int] = {}
+            self._slot_sizes = [windows[i].ms for i in self._shared]
+            self._layout = layout
         self._limits = limits
         self._windows = windows
-        self._sizes = tuple(w.ms for w in windows)
-        self._specs = tuple((w.ms, w.limit, w.counts == WEIGHT) for w in windows)
-        self._pending: tuple[RestRequest, _Client, int] | None = None
-        self._headers = tuple(
-            (i, name) for i, w in enumerate(windows) for name in w.header_names()
-        )
+        #: route -> (counters it costs, headers it gets), built on first use
+        self._plans: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}
+        self._pending: tuple[RestRequest, _Client, int, Any] | None = None
         self._rest_on = limits.enabled and bool(windows)
+
+    def _plan(self, route: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The counters and headers of ``route``: built once per route and configuration."""
+        specs = []
+        headers = []
+        for i, w in enumerate(self._windows):
+            if not w.applies_to(route):
+                continue
+            if w.per_route:
+                slot = self._route_slots.get((i, route))
+                if slot is None:
+                    slot = self._route_slots[(i, route)] = len(self._slot_sizes)
+                    self._slot_sizes.append(w.ms)
+            else:
+                slot = self._shared[i]
+            specs.append((slot, w.ms, w.limit, w.counts == WEIGHT, w.aligned, i))
+            headers.extend((slot, name, kind, w.limit, w.ms, w.aligned) for name, kind in w.header_specs())
+        plan = self._plans[route] = (tuple(specs), tuple(headers))
+        return plan
 
     def reset(self) -> None:
         """Forget every counter and ban (open connections are still counted)."""
         for key, client in list(self._clients.items()):
-            fresh = _Client(len(self._windows))
+            fresh = _Client()
             fresh.connections = client.connections
             self._clients[key] = fresh
 
@@ -464,7 +548,7 @@ class RateLimiter:
         if client is None:
             if len(self._clients) >= self._prune_at:
                 self._prune()
-            client = self._clients[key] = _Client(len(self._windows))
+            client = self._clients[key] = _Client()
         return client
 
     def _prune(self) -> None:
@@ -472,21 +556,27 @@ class RateLimiter:
         for key, c in list(self._clients.items()):
             if c.connections or c.ban_until > now or c.strikes or c.ban_level:
                 continue
-            if any(s == now - now % size for s, size in zip(c.starts, self._sizes)):
+            if any(s <= now < s + size for s, size in zip(c.starts, self._slot_sizes)):
                 continue
             del self._clients[key]
         self._prune_at = max(_PRUNE_AT, 2 * len(self._clients))
 
-    def used(self, key: str) -> tuple[int, ...]:
-        """What ``key`` has used of each enforced window now (0 where it rolled over)."""
+    def used(self, key: str, route: str | None = None) -> tuple[int, ...]:
+        """
+        What ``key`` has used of each enforced window now (0 where it rolled over); of
+        a per-route window, what it used on ``route`` (0 without a route).
+        """
         client = self._clients.get(key)
         now = self._now()
-        if client is None:
-            return (0,) * len(self._windows)
-        return tuple(
-            u if s == now - now % size else 0
-            for u, s, size in zip(client.used, client.starts, self._sizes)
-        )
+        out = []
+        for i, w in enumerate(self._windows):
+            slot = self._route_slots.get((i, route or "")) if w.per_route else self._shared[i]
+            if client is None or slot is None or slot >= len(client.used):
+                out.append(0)
+                continue
+            s = client.starts[slot]
+            out.append(client.used[slot] if s <= now < s + w.ms else 0)
+        return tuple(out)
 
     def banned_until(self, key: str) -> int:
         client = self._clients.get(key)
@@ -505,7 +595,8 @@ class RateLimiter:
         return max(0, weight)
 
     def before(self, route: RestRoute, request: RestRequest) -> RestResponse | None:
-        # The hot path: O(windows) integer arithmetic, no allocation when admitted.
+        # The hot path: O(windows of the route) integer arithmetic, no allocation when
+        # admitted (after the route's first request).
         if not self._rest_on:
             return None
         now = self._now()
@@ -514,25 +605,39 @@ class RateLimiter:
         client = self._clients.get(key)
         if client is None:
             client = self._client(key)
+        name = route.name or route.path
+        plan = self._plans.get(name)
+        if plan is None:
+            plan = self._plan(name)
         # after() runs right after the handler, for this very request: it reuses these
-        self._pending = (request, client, now)
+        self._pending = (request, client, now, plan)
         if client.ban_until > now:
             return self._banned(client, now)
+        specs = plan[0]
+        if not specs:
+            return None
         rest = self._limits.rest
-        weight = rest.weights.get(route.name or route.path, rest.default_weight)
+        weight = rest.weights.get(name, rest.default_weight)
         if weight.__class__ is not int:
             weight = self.weight(route, request)
         starts, used = client.starts, client.used
+        if len(used) < len(self._slot_sizes):
+            grow = len(self._slot_sizes) - len(used)
+            starts.extend([_NEVER] * grow)
+            used.extend([0] * grow)
         over = -1
         wait = 0
-        i = 0
-        for size, limit, by_weight in self._specs:
-            start = now - now % size
-            if (used[i] if starts[i] == start else 0) + (weight if by_weight else 1) > limit:
+        for slot, size, limit, by_weight, aligned, index in specs:
+            s = starts[slot]
+            if s <= now < s + size:
+                current = used[slot]
+            else:
+                current = 0
+                s = now - now % size if aligned else now
+            if current + (weight if by_weight else 1) > limit:
                 if over < 0:
-                    over = i
-                wait = max(wait, start + size - now)
-            i += 1
+                    over = index
+                wait = max(wait, s + size - now)
         ban = rest.ban
         if over >= 0 and ban is not None and client.strikes >= ban.after_rejections:
             if now - client.ban_until >= ban.forgive_ms:
@@ -541,14 +646,12 @@ class RateLimiter:
             client.ban_level += 1
             client.strikes = 0
             return self._banned(client, now)
-        i = 0
-        for size, _limit, by_weight in self._specs:
-            start = now - now % size
-            if starts[i] != start:
-                starts[i] = start
-                used[i] = 0
-            used[i] += weight if by_weight else 1
-            i += 1
+        for slot, size, _limit, by_weight, aligned, _index in specs:
+            s = starts[slot]
+            if not s <= now < s + size:
+                starts[slot] = now - now % size if aligned else now
+                used[slot] = 0
+            used[slot] += weight if by_weight else 1
         if over < 0:
             client.strikes = 0
             return None
@@ -565,25 +668,43 @@ class RateLimiter:
         return with_retry_after(response, math.ceil(wait_ms / 1000), self._limits.rest.retry_after)
 
     def after(self, route: RestRoute, request: RestRequest, response: RestResponse) -> RestResponse:
-        if not self._rest_on or not self._headers:
+        if not self._rest_on:
             return response
         pending, self._pending = self._pending, None
         if pending is not None and pending[0] is request:
-            _, client, now = pending
+            _, client, now, plan = pending
         else:
             client = self._clients.get(self.client_key(request.client, request.headers))
             now = self._now()
-        sizes = self._sizes
-        if client is None:
-            extra = tuple((name, "0") for _, name in self._headers)
-        else:
-            starts, used = client.starts, client.used
-            extra = tuple(
-                (name, str(used[i]) if starts[i] == now - now % sizes[i] else "0")
-                for i, name in self._headers
-            )
+            name = route.name or route.path
+            plan = self._plans.get(name) or self._plan(name)
+        headers = plan[1]
+        if not headers:
+            return response
+        starts = client.starts if client is not None else ()
+        used = client.used if client is not None else ()
+        extra = []
+        for slot, name, kind, limit, size, aligned in headers:
+            s = starts[slot] if slot < len(starts) else _NEVER
+            if s <= now < s + size:
+                u, end = used[slot], s + size
+            else:
+                u, end = 0, (now - now % size if aligned else now) + size
+            if kind == USED:
+                value = u
+            elif kind == REMAINING:
+                value = limit - u if u < limit else 0
+            elif kind == LIMIT:
+                value = limit
+            elif kind == RESET_MS:
+                value = end - now
+            elif kind == NOW_OR_RESET_MS:
+                value = end if u >= limit else now
+            else:  # NOW_OR_RESET_S
+                value = -(-end // 1000) if u >= limit else now // 1000
+            extra.append((name, str(value)))
         # (not attrs.evolve: this runs on every response)
-        return RestResponse(response.status, response.body, response.headers + extra, response.content_type)
+        return RestResponse(response.status, response.body, response.headers + tuple(extra), response.content_type)
 
     # -- WebSocket ------------------------------------------------------------------
 

@@ -161,6 +161,8 @@ class RestTests(SynchronousTestCase):
 class StreamTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.server = MemoryServer("mock", now_ms=DEFAULT_NOW_MS)
+        # Many frames at one instant; the 10 messages a second are test_venue_limits'.
+        self.server.server.set_rate_limits(ws_limit=None)
         self.ws = self.server.connect("/ws")
 
     def send(self, value: Any) -> list[Any]:

@@ -34,6 +34,9 @@ class SpotRestTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.server = MemoryServer(self.venue, now_ms=NOW)
+        # These tests send bursts at one instant of the market clock; OKX's per-endpoint
+        # windows (candles 40, history-candles 20, ... per 2 s) are test_venue_limits'.
+        self.server.server.set_rate_limits(enabled=False)
 
     def rows(self, path: str = "/api/v5/market/candles", **params: Any) -> list[list[str]]:
         params.setdefault("instId", self.inst)
@@ -184,6 +187,9 @@ class StreamTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.server = MemoryServer(self.venue, now_ms=DEFAULT_NOW_MS)
         self.addCleanup(self.server.stop)
+        # Many connections at one instant; OKX's 3 connections per second per IP is
+        # test_venue_limits' concern.
+        self.server.server.set_rate_limits(enabled=False)
 
     def test_subscribe_push_close(self) -> None:
         ws = self.server.connect("/ws/v5/business")

@@ -17,7 +17,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from mockex.interfaces import RATE_LIMITED, RestRequest, RestResponse, RestRoute
 from mockex.ratelimit import (
+    LIMIT,
     MINUTE,
+    NOW_OR_RESET_MS,
+    NOW_OR_RESET_S,
+    REMAINING,
+    RESET_MS,
+    USED,
     SECOND,
     WEIGHT,
     BanPolicy,
@@ -462,3 +468,111 @@ class PropertyTests(SynchronousTestCase):
             self.assertEqual(used(response), counted.get(key, 0))
         for total in admitted.values():
             self.assertLessEqual(total, limit)
+
+
+# ---------------------------------------------------------------------------
+# Generic window shapes (what venues other than Binance declare)
+
+
+class WindowShapeTests(SynchronousTestCase):
+    """Per-route and route-scoped windows, windows started by the first request, and
+    headers that carry what is left, the limit or the reset time."""
+
+    def limiter(self, *windows: RestWindow, weights: dict[str, int] | None = None) -> tuple[RateLimiter, _Clock]:
+        clock = _Clock(1_795_564_800_000)  # a whole minute
+        return RateLimiter(_Venue(), Limits(RestLimits(windows, weights or {})), clock), clock
+
+    def call(self, limiter: RateLimiter, route: int, who: str = "10.0.0.1") -> RestResponse:
+        r = ROUTES[route]
+        request = RestRequest("GET", r.path, {}, {}, client=who)
+        rejected = limiter.before(r, request)
+        return limiter.after(r, request, rejected or RestResponse(200, b"{}"))
+
+    def test_per_route_windows_count_each_route_apart(self) -> None:
+        limiter, clock = self.limiter(RestWindow("E", SECOND, 2, 2, "requests", per_route=True,
+                                                 headers=(("rem", REMAINING),)))
+        self.assertEqual([self.call(limiter, 0).status for _ in range(3)], [200, 200, 429])
+        # another route has its own counter
+        self.assertEqual(dict(self.call(limiter, 1).headers)["rem"], "1")
+        self.assertEqual(limiter.used("10.0.0.1", "r0"), (3,))
+        self.assertEqual(limiter.used("10.0.0.1", "r1"), (1,))
+        self.assertEqual(limiter.used("10.0.0.1"), (0,))
+        clock.now += 2_000
+        self.assertEqual(self.call(limiter, 0).status, 200)
+
+    def test_route_scoped_windows(self) -> None:
+        """A window that names routes counts those only; others get none of its headers."""
+        limiter, _ = self.limiter(
+            RestWindow("ALL", MINUTE, 1, 100, "requests", headers=("all",)),
+            RestWindow("R0", SECOND, 2, 1, "requests", routes=("r0",), headers=("r0",)),
+        )
+        self.assertEqual(self.call(limiter, 0).status, 200)
+        over = self.call(limiter, 0)
+        self.assertEqual((over.status, over.headers[-1]), (429, ("r0", "2")))
+        other = self.call(limiter, 1)
+        self.assertEqual((other.status, dict(other.headers)), (200, {"all": "3"}))
+
+    def test_window_started_by_the_first_request(self) -> None:
+        """aligned=False: the window runs from the first request, not from the epoch."""
+        limiter, clock = self.limiter(RestWindow("POOL", SECOND, 30, 6, WEIGHT, aligned=False,
+                                                 headers=(("left", REMAINING), ("reset", RESET_MS),
+                                                          ("limit", LIMIT))),
+                                      weights={"r2": 2})
+        clock.now += 12_345
+        first = dict(self.call(limiter, 2).headers)
+        self.assertEqual(first, {"left": "4", "reset": "30000", "limit": "6"})
+        clock.now += 29_000
+        self.call(limiter, 2)
+        last = self.call(limiter, 2)
+        self.assertEqual(dict(last.headers), {"left": "0", "reset": "1000", "limit": "6"})
+        over = self.call(limiter, 2)
+        self.assertEqual((over.status, dict(over.headers)["Retry-After"]), (429, "1"))
+        clock.now += 1_000  # 30 s after the first request: a new window starts now
+        again = dict(self.call(limiter, 2).headers)
+        self.assertEqual((again["left"], again["reset"]), ("4", "30000"))
+
+    def test_now_or_reset_headers(self) -> None:
+        """The current time until the window is used up, then when it rolls over."""
+        limiter, clock = self.limiter(RestWindow("E", SECOND, 10, 2, "requests", headers=(
+            ("ms", NOW_OR_RESET_MS), ("s", NOW_OR_RESET_S))))
+        clock.now += 2_500
+        first = dict(self.call(limiter, 0).headers)
+        self.assertEqual(first, {"ms": str(clock.now), "s": str(clock.now // 1000)})
+        reaching = dict(self.call(limiter, 0).headers)
+        end = clock.now - 2_500 + 10_000
+        self.assertEqual(reaching, {"ms": str(end), "s": str(end // 1000)})
+
+    def test_bad_header_value(self) -> None:
+        with self.assertRaises(ValueError):
+            RestWindow("E", SECOND, 1, 1, headers=(("x", "sometimes"),))
+
+    @settings(max_examples=100)
+    @given(steps=steps, limit=st.integers(0, 12), aligned=st.booleans(),
+           period=st.sampled_from([1_000, 2_000, 10_000]))
+    def test_per_route_property(self, steps: list[tuple[int, int, int]], limit: int, aligned: bool,
+                                period: int) -> None:
+        """
+        For any traffic: no route's window admits more than its limit, and the
+        remaining header is the limit less what the route counted in its window.
+        """
+        window = RestWindow("E", *period_units(period), limit, "requests", per_route=True,
+                            aligned=aligned, headers=(("rem", REMAINING), ("used", USED)))
+        limiter, clock = self.limiter(window)
+        starts: dict[tuple[int, int], int] = {}
+        counted: dict[tuple[int, int], int] = {}
+        admitted: dict[tuple[int, int], int] = {}
+        for route, who, wait in steps:
+            clock.now += wait
+            key = (route, who)
+            start = starts.get(key)
+            if start is None or not start <= clock.now < start + period:
+                start = starts[key] = clock.now - clock.now % period if aligned else clock.now
+                counted[key] = admitted[key] = 0
+            response = self.call(limiter, route, f"10.0.0.{who}")
+            counted[key] += 1
+            if response.status == 200:
+                admitted[key] += 1
+            headers = dict(response.headers)
+            self.assertEqual(int(headers["used"]), counted[key])
+            self.assertEqual(int(headers["rem"]), max(0, limit - counted[key]))
+            self.assertLessEqual(admitted[key], limit)

@@ -34,7 +34,7 @@ Sources:
   stream URL ``/api/pro/v2/stream``, the ack ``{"m":"sub","id":..,"ch":..,"code":0}``,
   the pong it sends (``{"op":"pong","hp":<hp>}``).
 * hummingbot's ``ascend_ex`` connector: the public stream at ``/0/api/pro/v1/stream``,
-  ``{"op":"pong"}``; its request-limit pools (see :data:`RATE_LIMITS`).
+  ``{"op":"pong"}``; its request-limit pools (see :data:`LIMITS`).
 
 Unverified choices (docs/venues/ascend_ex_spot.md), switchable where it matters:
 
@@ -50,6 +50,9 @@ Unverified choices (docs/venues/ascend_ex_spot.md), switchable where it matters:
   pushed every second; ``depth``, ``bbo``, ``trades``, ``summary`` and ``ref-px`` are
   acknowledged but carry nothing; a bar channel for an unknown symbol or interval is an
   error.
+
+Rate limits (:data:`LIMITS`): hummingbot's constants (100 requests per second per IP
+for all endpoints); the 429 body is :data:`ERRORS`' (unverified).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed, plain
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     BANNED,
     BUSY,
     DISCONNECTED,
@@ -87,6 +92,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, Interval
+from mockex.ratelimit import REQUESTS, SECOND, Limits, RestLimits, RestWindow
 from mockex.market import QUOTE_DECIMALS, Candle, Market
 from mockex.venues.common import DEFAULT_MARKETS, split_symbol
 
@@ -111,19 +117,18 @@ INTERVALS: dict[str, tuple[Interval, int]] = {
     "1m": (CANONICAL["1M"], 2_592_000_000),
 }
 
-#: Request limits, as data for the shared rate limiter (not counted here). hummingbot's
-#: ``ascend_ex_constants.REQUEST_CALL_LIMITS``: every call counts in ``all_endpoints``
-#: (100 per second); order endpoints have their own pools. The answer when exceeded is
-#: not documented (see :data:`ERRORS`).
-RATE_LIMITS: Mapping[str, Any] = {
-    "rules": (
-        {"pool": "all_endpoints", "scope": "ip", "requests": 100, "window_seconds": 1},
-        {"pool": "cash/order", "scope": "account", "requests": 50, "window_seconds": 1},
-        {"pool": "order/hist", "scope": "account", "requests": 60, "window_seconds": 60},
+#: What ascend_ex_spot enforces: every call counts against the IP's ``all_endpoints``
+#: pool of 100 requests per second (hummingbot ``ascend_ex_constants``
+#: ``REQUEST_CALL_LIMITS``; AscendEX's own docs give no number). Beyond: HTTP 429 with
+#: the body of :data:`ERRORS`; no ban, no headers. The per-account order pools do not
+#: apply (no order endpoints).
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("all_endpoints", SECOND, 1, 100, REQUESTS),),
+        ban=None,
+        retry_after=None,
     ),
-    "exceeded": {"status": 429, "body": {"code": 200002, "message": "Too many requests",
-                                         "reason": "TOO_MANY_ATTEMPTS"}},
-}
+)
 
 #: Asset names and the chain listed for deposits (``v2/assets``).
 ASSET_NAMES: dict[str, tuple[str, str]] = {
@@ -532,7 +537,7 @@ class AscendexSpot:
     intervals: Mapping[str, Interval] = {name: interval for name, (interval, _) in INTERVALS.items()}
     #: server pings every 15 s; a session missing two of them is dropped when the third is due
     keepalive = Keepalive(app_ping_interval=15.0, pong_timeout=45.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -569,6 +574,8 @@ class AscendexSpot:
                 "/<group>/api/pro/v1/stream", "/<group>/api/pro/v2/stream")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind == BANNED:
+            kind = RATE_LIMITED
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

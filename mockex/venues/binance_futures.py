@@ -47,6 +47,25 @@ Unverified choices (see docs/venues/binance_perpetual.md), switchable through
   answer ``-1121``.
 * ``tickSize`` is one unit of ``pricePrecision`` (real BTCUSDT lists ``0.10`` with
   ``pricePrecision`` 2).
+
+Rate limits (:data:`LIMITS`, enforced by :mod:`mockex.ratelimit`; docs/rate-limits.md):
+
+* Documented (USDⓈ-M "General Info" LIMITS, "Kline/Candlestick Data", error-code page
+  -1003, "Websocket Market Streams"): REQUEST_WEIGHT 2400 per minute per IP (also in
+  exchangeInfo ``rateLimits``, which is read from the enforced limits); klines and
+  continuousKlines weigh 1, 2, 5, 10 by ``limit`` ([1,100), [100,500), [500,1000],
+  above); ``X-MBX-USED-WEIGHT-1M`` on every response; 429 ``-1003`` "Too many requests;
+  current limit is %s requests per minute. Please use the websocket for live updates to
+  avoid polling the API." then 418 "Way too many requests; IP banned until %s. ...";
+  bans "from 2 minutes to 3 days"; 10 incoming WebSocket messages per second (ping,
+  pong, JSON), "a connection that goes beyond the limit will be disconnected"; 1024
+  streams per connection (200 before 2021).
+* Observed: the live 429 text names the IP ("current limit of IP(1.2.3.4) is 2400
+  requests per minute", a client project's comment); mockex writes the documented one.
+* Unverified: the header is written lower case and alone (``x-mbx-used-weight-1m``,
+  as spot writes its headers); the ban policy, the close (1008 "Too many requests") and
+  the stream-limit error are spot's; no connection-attempt limit is documented for
+  fstream, so none is enforced.
 """
 
 from __future__ import annotations
@@ -57,7 +76,9 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed
 from mockex.interfaces import (
+    BANNED,
     INTERNAL,
+    RATE_LIMITED,
     Handshake,
     IExchange,
     IStreamSession,
@@ -69,6 +90,17 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
 from mockex.market import Market, window
+from mockex.ratelimit import (
+    MINUTE,
+    ORDERS,
+    SECOND,
+    WEIGHT,
+    BanPolicy,
+    Limits,
+    RestLimits,
+    RestWindow,
+    WsLimits,
+)
 from mockex.venues.binance import (
     ERRORS,
     JSON,
@@ -78,10 +110,12 @@ from mockex.venues.binance import (
     Places,
     _dumps,
     derivatives_exchange_info,
+    error,
     exchange_info,
     fail,
     invalid_data,
     kline_row,
+    rate_limits_json,
     split_symbol,
     stream_request,
 )
@@ -94,12 +128,6 @@ PERPETUAL_DELIVERY_MS = 4_133_404_800_000
 
 #: Every interval but ``1s``.
 INTERVALS: dict[str, Interval] = {k: v for k, v in CANONICAL.items() if k != "1s"}
-
-RATE_LIMITS: tuple[dict[str, Any], ...] = (
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-    {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 300},
-)
 
 #: Request weight of a klines request by its ``limit`` (upper bound exclusive, weight),
 #: for the shared rate limiter: [1,100) 1, [100,500) 2, [500,1000] 5, above 10.
@@ -115,6 +143,53 @@ def klines_weight(limit: int | None) -> int:
         if value < bound:
             return weight
     return KLINES_WEIGHT[-1][1]
+
+
+def _klines_request_weight(request: RestRequest) -> int:
+    """The weight of a klines request (a malformed ``limit`` raises: the default weight)."""
+    values = request.args.get("limit")
+    return klines_weight(int(values[0]) if values else None)
+
+
+#: What binance_perpetual enforces, and advertises in exchangeInfo ``rateLimits``:
+#: REQUEST_WEIGHT 2400 per minute per IP, weights as documented (klines and
+#: continuousKlines by ``limit``), ``x-mbx-used-weight-1m`` on every answer, 429 then
+#: 418 bans growing from 2 minutes to 3 days (the policy is spot's: unverified for
+#: futures); 10 incoming WebSocket messages per second, 1024 streams per connection.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(
+            RestWindow("REQUEST_WEIGHT", MINUTE, 1, 2400, WEIGHT, headers=("x-mbx-used-weight-{num}{letter}",)),
+            RestWindow("ORDERS", MINUTE, 1, 1200, ORDERS),
+            RestWindow("ORDERS", SECOND, 10, 300, ORDERS),
+        ),
+        weights={
+            **WEIGHTS, "klines": _klines_request_weight, "continuousKlines": _klines_request_weight,
+            "spot.exchangeInfo": 1, "dapi.exchangeInfo": 1,
+        },
+        ban=BanPolicy(after_rejections=10, first_ms=120_000, factor=2, max_ms=259_200_000,
+                      forgive_ms=86_400_000),
+        retry_after="Retry-After",
+    ),
+    ws=WsLimits(messages=10, message_window_ms=1000, max_streams=1024,
+                close_code=1008, close_reason="Too many requests"),
+)
+
+#: The advertised limits as declared (before any run-time change).
+RATE_LIMITS: tuple[dict[str, Any], ...] = tuple(rate_limits_json(LIMITS))
+
+
+def rate_limited(detail: str) -> RestResponse:
+    """429 -1003 with the futures error table's text (the violated window's limit)."""
+    limit = (detail.split() + ["", ""])[1]
+    return error(-1003, f"Too many requests; current limit is {limit} requests per minute. "
+                        "Please use the websocket for live updates to avoid polling the API.", 429)
+
+
+def banned(until_ms: str) -> RestResponse:
+    """418 -1003: banned until ``until_ms``."""
+    return error(-1003, f"Way too many requests; IP banned until {until_ms}. "
+                        "Please use the websocket for live updates to avoid bans.", 418)
 
 
 def _listed(y: int, m: int, d: int) -> int:
@@ -216,7 +291,7 @@ def futures_exchange_info(request: RestRequest, context: IVenueContext) -> RestR
     symbols = [symbol_info(name, market) for name, market in context.markets.items()]
     body = (
         f'{{"timezone":"UTC","serverTime":{context.now_ms()},"futuresType":"U_MARGINED",'
-        f'"rateLimits":{_dumps(list(RATE_LIMITS))},"exchangeFilters":[],'
+        f'"rateLimits":{_dumps(rate_limits_json(getattr(context, "limits", LIMITS)))},"exchangeFilters":[],'
         f'"assets":{_dumps(assets)},"symbols":{_dumps(symbols)}}}'
     )
     return _ok(body)
@@ -304,7 +379,7 @@ class BinancePerpetual:
     description = "Binance USD-M perpetuals: /fapi/v1 klines, continuousKlines, exchangeInfo; fstream kline streams"
     intervals: Mapping[str, Interval] = INTERVALS
     keepalive = Keepalive(ping_interval=180.0, pong_timeout=600.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -346,6 +421,10 @@ class BinancePerpetual:
         return tuple(paths)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind == RATE_LIMITED:
+            return rate_limited(detail)
+        if kind == BANNED:
+            return banned(detail)
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

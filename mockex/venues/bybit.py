@@ -43,6 +43,15 @@ Unverified choices (see docs/venues/bybit_spot.md), each switchable through ``op
   ``error:request not supported``), and that one bad topic fails the whole request.
 * Unknown paths: 404 with an empty body; an unexpected failure: HTTP 200
   ``retCode 10016``.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): bybit-exchange docs v5/rate-limit
+("HTTP IP limit": 600 requests per 5 s per IP, 403 "access too frequent", wait at least
+10 minutes; "Websocket IP limit": 500 connections per 5 minutes, 1,000 market-data
+connections per IP); ccxt bybit maps HTTP 403 to RateLimitExceeded; pybit raises "You
+have breached the IP rate limit" on a 403. Unverified: the 403 body's exact bytes
+(``access too frequent``, text/plain), that the window is fixed (aligned on 5 s), that
+the ban starts with the first request over the limit and lasts exactly 10 minutes, and
+HTTP 429 for a refused WebSocket upgrade.
 """
 
 from __future__ import annotations
@@ -57,7 +66,9 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed, plain
 from mockex.interfaces import (
+    BANNED,
     BUSY,
+    RATE_LIMITED,
     DISCONNECTED,
     INTERNAL,
     METHOD_NOT_ALLOWED,
@@ -79,6 +90,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
+from mockex.ratelimit import SECOND, REQUESTS, BanPolicy, Limits, RestLimits, RestWindow, WsLimits
 from mockex.venues.common import split_symbol
 
 JSON = "application/json"
@@ -104,15 +116,32 @@ INTERVALS: dict[str, Interval] = {
     "M": CANONICAL["1M"],
 }
 
-#: Bybit's documented IP limit for HTTP (v5/rate-limit: "600 requests within a 5-second
-#: window per IP", answered with HTTP 403 "access too frequent") and its WebSocket
-#: connection limit (v5/ws/connect: 500 connections per 5 minutes per IP). Declared for
-#: the shared rate limiter; mockex does not count them here.
-RATE_LIMITS: tuple[dict[str, Any], ...] = (
-    {"scope": "ip", "what": "http_requests", "limit": 600, "window_s": 5,
-     "over": {"status": 403, "body": "access too frequent"}},
-    {"scope": "ip", "what": "ws_connections", "limit": 500, "window_s": 300},
+#: What bybit_spot and bybit_perpetual enforce (one server is one host, so both
+#: categories' endpoints share the IP window, as on api.bybit.com):
+#:
+#: * HTTP: 600 requests per 5 s per IP (v5/rate-limit "HTTP IP limit"). Going over is
+#:   answered with HTTP 403 "access too frequent" and the IP is locked out: "wait for at
+#:   least 10 minutes. The ban will be lifted automatically" -- so the first request over
+#:   the limit starts a 10-minute ban (``after_rejections=0``, no growth), and every
+#:   request meanwhile gets the same 403. No ``Retry-After`` (none documented).
+#: * WebSocket: at most 500 connections per 5 minutes per IP, and 1,000 market-data
+#:   connections per IP (v5/rate-limit "Websocket IP limit"); no message rate is
+#:   documented for public streams. The spot limit of 10 topics per subscribe request is
+#:   the session's (``SPOT_MAX_ARGS``).
+#: * ``X-Bapi-Limit``, ``X-Bapi-Limit-Status``, ``X-Bapi-Limit-Reset-Timestamp`` belong to
+#:   the per-UID "API rate limit" of authenticated endpoints (retCode 10006 "Too many
+#:   visits!"); mockex serves public endpoints only, so it sends none of them.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("IP", SECOND, 5, 600, REQUESTS),),
+        ban=BanPolicy(after_rejections=0, first_ms=600_000, factor=1, max_ms=600_000, forgive_ms=600_000),
+        retry_after=None,
+    ),
+    ws=WsLimits(connection_attempts=500, attempts_window_ms=300_000, max_connections=1000),
 )
+
+#: The body of the 403 (docs: "403, access too frequent"; unverified: exact bytes, type).
+ACCESS_TOO_FREQUENT = RestResponse(403, b"access too frequent", content_type="text/plain; charset=utf-8")
 
 _NUMBER_RE = re.compile(r"^-?[0-9]{1,19}$")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,40}$")
@@ -498,7 +527,7 @@ class Bybit:
     # Bybit sends no pings; clients ping with {"op":"ping"} (and WebSocket pings, which
     # are answered).
     keepalive = Keepalive()
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def __init__(self, name: str, category: Category, description: str) -> None:
         self.name = name
@@ -537,6 +566,8 @@ class Bybit:
         return (f"/v5/public/{self.category.name}",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return ACCESS_TOO_FREQUENT
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

@@ -39,6 +39,14 @@ Unverified choices (docs/venues/coinbase_advanced_trade.md, with switches):
   seconds of market time per channel, not messages per connection (mockex renders each
   update once for all subscribers); error texts ``Failed to subscribe`` /
   ``Failed to parse message``; the 5-second subscribe deadline is not enforced.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): Advanced Trade "REST API Rate
+Limits" (public endpoints 10 requests per second per IP, 429) and "WebSocket Rate
+Limits" (750 connections per second per IP, 8 messages per second unauthenticated);
+Exchange's page (public 10/s, bursts 15); ccxt coinbase's exceptions table
+(``rate_limit_exceeded`` -> RateLimitExceeded). Unverified: the 429 body (one client
+reports an HTML page from the gateway for order endpoints), fixed 1 s windows, the
+close on the message rate (1008), the per-connection message count.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ from zope.interface import implementer
 
 from mockex.fmt import plain
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     INTERNAL,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
@@ -70,6 +80,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, DAY_MS, HOUR_MS, MINUTE_MS, Interval, civil_from_days, days_from_civil
+from mockex.ratelimit import REQUESTS, SECOND, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import Candle, Market, window
 
 NAME = "coinbase_advanced_trade"
@@ -90,14 +101,27 @@ GRANULARITIES: dict[str, Interval] = {
     "ONE_DAY": CANONICAL["1d"],
 }
 
-#: Declared rate limits (data only). Coinbase's docs: public REST endpoints 10 requests
-#: per second per IP (burst 15 on Exchange; Advanced Trade publishes none for public
-#: endpoints); WebSocket 8 connections/s per IP, unauthenticated 8 messages/s.
-RATE_LIMITS: dict[str, Any] = {
-    "rest_public": {"scope": "ip", "requests_per_second": 10, "status": 429,
-                    "error": {"error": "RESOURCE_EXHAUSTED", "message": "Too many requests"}},
-    "ws": {"connections_per_second_per_ip": 8, "messages_per_second": 8},
-}
+#: What coinbase_advanced_trade enforces: public REST endpoints 10 requests per second
+#: per IP (Advanced Trade "REST API Rate Limits"; Exchange adds bursts of 15, Advanced
+#: Trade publishes none), beyond it HTTP 429; no ban, no headers. WebSocket: 8 messages
+#: per second for unauthenticated connections (per connection here; Coinbase counts per
+#: IP) and 750 connections per second per IP ("WebSocket Rate Limits").
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("public", SECOND, 1, 10, REQUESTS),),
+        ban=None,
+        retry_after=None,
+    ),
+    ws=WsLimits(messages=8, message_window_ms=1_000, connection_attempts=750, attempts_window_ms=1_000,
+                close_code=1008, close_reason="Too many requests"),
+)
+
+#: The 429 (unverified bytes: Advanced Trade documents the status only; ccxt coinbase
+#: maps ``error`` ``rate_limit_exceeded`` to RateLimitExceeded; the v2 API documents
+#: ``{"errors":[{"id":"rate_limit_exceeded","message":"Too many requests"}]}``).
+RATE_LIMITED_RESPONSE = RestResponse(
+    429, b'{"error":"rate_limit_exceeded","error_details":"Too many requests","message":"Too many requests"}',
+    content_type=JSON)
 
 _INT_RE = re.compile(r"^-?[0-9]{1,12}$")
 
@@ -448,7 +472,7 @@ class CoinbaseAdvancedTrade:
     description = "Coinbase Advanced Trade: /api/v3/brokerage/market candles and products, candles channel"
     intervals: Mapping[str, Interval] = GRANULARITIES
     keepalive = Keepalive()
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return [
@@ -485,6 +509,8 @@ class CoinbaseAdvancedTrade:
         return ("/",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return RATE_LIMITED_RESPONSE
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

@@ -36,6 +36,16 @@ Unverified choices (docs/venues/gate_io_spot.md), with switches where useful:
 * Error texts other than the captured one; WebSocket error texts.
 * Weeks (``7d``) open on Mondays 00:00 UTC; days at 00:00 UTC.
 * Pushes every second.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): Gate API v4 "Frequency limit rule"
+(200 requests per 10 s per endpoint per IP for public endpoints; the
+``X-Gate-RateLimit-*`` headers); ccxt gate maps ``TOO_MANY_REQUESTS`` to
+RateLimitExceeded (``rateLimit`` 50 ms: "200 requests per 10 second"); a live header
+capture quoted by a client project (``x-gate-ratelimit-limit: 200``,
+``x-gate-ratelimit-requests-remain: 199``, ``x-gate-ratelimit-reset-timestamp:
+1787160954``, seconds). Unverified: the 429 message text; fixed windows aligned on 10 s
+(the capture suggests the window may slide); the 300 connections per IP (declared
+before, source not found); no ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -51,6 +61,8 @@ from zope.interface import implementer
 
 from mockex.fmt import plain
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     BUSY,
     DISCONNECTED,
     INTERNAL,
@@ -72,6 +84,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, SECOND_MS, Interval
+from mockex.ratelimit import LIMIT, NOW_OR_RESET_S, REMAINING, REQUESTS, SECOND, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market
 from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
 from mockex.venues.common import split_symbol
@@ -100,18 +113,22 @@ INTERVALS: dict[str, Interval] = {
 #: The spot.candlesticks channel's intervals (no 1s).
 WS_INTERVALS: dict[str, Interval] = {k: v for k, v in INTERVALS.items() if k != "1s"}
 
-#: Rate limits (Gate API v4 docs, "Rate Limit"), as data for the shared limiter.
-RATE_LIMITS: Mapping[str, Any] = {
-    "rules": (
-        {"scope": "ip", "per": "endpoint", "requests": 200, "window_seconds": 10,
-         "endpoints": ("candlesticks", "time", "currency_pairs", "currency_pair", "currencies",
-                       "margin.currency_pairs", "futures.contracts", "delivery.contracts",
-                       "options.underlyings")},
+#: What gate_io_spot enforces (API v4 docs "Frequency limit rule": public endpoints 200
+#: requests per 10 s per endpoint per IP; every response carries
+#: ``X-Gate-RateLimit-Requests-Remain``, ``-Limit`` and ``-Reset-Timestamp``, "the
+#: timestamp when your request limit resets if you have exceeded your rate_limit.
+#: Otherwise, this is just the current timestamp"; a live capture shows them lower case,
+#: the timestamp in seconds). Beyond: HTTP 429 ``TOO_MANY_REQUESTS``; no ban.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("endpoint", SECOND, 10, 200, REQUESTS, per_route=True, headers=(
+            ("x-gate-ratelimit-requests-remain", REMAINING), ("x-gate-ratelimit-limit", LIMIT),
+            ("x-gate-ratelimit-reset-timestamp", NOW_OR_RESET_S))),),
+        ban=None,
+        retry_after=None,
     ),
-    "exceeded": {"status": 429, "body": {"label": "TOO_MANY_REQUESTS", "message": "Request Rate limit Exceeded"}},
-    "headers": ("X-Gate-RateLimit-Requests-Remain", "X-Gate-RateLimit-Limit", "X-Gate-RateLimit-Reset-Timestamp"),
-    "websocket": {"connections_per_ip": 300},
-}
+    ws=WsLimits(max_connections=300),
+)
 
 _INT_RE = re.compile(r"^-?[0-9]{1,18}$")
 _connections = itertools.count(1)
@@ -464,7 +481,7 @@ class GateSpot:
     description = "Gate spot: /api/v4/spot/candlesticks, currency_pairs, time; spot.candlesticks on /ws/v4/"
     intervals: Mapping[str, Interval] = INTERVALS
     keepalive = Keepalive()
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -502,6 +519,8 @@ class GateSpot:
         return ("/ws/v4/", "/ws/v4")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return error("TOO_MANY_REQUESTS", "Request Rate limit Exceeded", 429)
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

@@ -43,6 +43,15 @@ Unverified choices (docs/venues/hyperliquid_perpetual.md lists them with their s
   variants in an ``unknown variant`` error (only the info types mockex serves).
 * Candles are pushed once a second while they change; an unknown coin or interval in a
   subscription answers ``{"channel":"error","data":"Invalid subscription ..."}``.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): the docs' "Rate limits and user
+limits" (REST: aggregated weight 1200 per minute per IP; info weight 2 for l2Book,
+allMids, clearinghouseState, orderStatus, spotClearinghouseState, exchangeStatus, 60 for
+userRole, 20 for the others, candleSnapshot one more per 60 items returned; WebSocket:
+100 connections, 1000 subscriptions, 2000 messages per minute); ccxt hyperliquid's
+``byType`` costs and ``rateLimit`` 50 ms ("1200 requests per minute"). Unverified: the
+429 body, fixed minutes, the candle count taken from the request (not the answer), the
+per-connection message count and its close, the 1001st subscription's error text.
 """
 
 from __future__ import annotations
@@ -56,6 +65,8 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     INTERNAL,
     CandleUpdate,
     Feed,
@@ -72,6 +83,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, DAY_MS, Interval, days_from_civil
+from mockex.ratelimit import MINUTE, WEIGHT, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import Candle, Market, window
 
 TEXT = "text/plain; charset=utf-8"
@@ -86,17 +98,54 @@ INTERVALS: dict[str, Interval] = {name: CANONICAL[name] for name in INTERVAL_NAM
 INFO_TYPES = ("meta", "metaAndAssetCtxs", "spotMeta", "spotMetaAndAssetCtxs", "perpDexs",
               "exchangeStatus", "allMids", "candleSnapshot")
 
-#: Declared rate limits (data only; docs "Rate limits and user limits", ccxt byType).
-RATE_LIMITS: dict[str, Any] = {
-    "rest": {"scope": "ip", "weight_per_minute": 1200,
-             "info_weight": {"default": 20, "l2Book": 2, "allMids": 2, "clearinghouseState": 2,
-                             "orderStatus": 2, "spotClearinghouseState": 2, "exchangeStatus": 2},
-             "candleSnapshot_extra_weight": "1 per 60 candles returned",
-             "status": 429},
-    "ws": {"connections": 100, "subscriptions": 1000, "messages_per_minute": 2000,
-           "inflight_post_messages": 100},
-}
+#: /info request weights (docs "Rate limits and user limits"; ccxt's ``byType``).
+INFO_WEIGHTS: dict[str, int] = {"l2Book": 2, "allMids": 2, "clearinghouseState": 2, "orderStatus": 2,
+                                "spotClearinghouseState": 2, "exchangeStatus": 2, "userRole": 60}
+INFO_DEFAULT_WEIGHT = 20
+#: candleSnapshot weighs one more per this many items returned.
+CANDLES_PER_EXTRA_WEIGHT = 60
 
+
+def info_weight(request: RestRequest) -> int:
+    """
+    The weight of one ``/info`` request: by ``type``; a candleSnapshot adds one per 60
+    candles, counted from its ``startTime``..``endTime`` and interval (at most 5000: what
+    the request asks for, an approximation of "items returned").
+    """
+    try:
+        body = json.loads(request.body)
+        kind = body.get("type")
+    except (ValueError, AttributeError, RecursionError):
+        return INFO_DEFAULT_WEIGHT
+    weight = INFO_WEIGHTS.get(kind, INFO_DEFAULT_WEIGHT) if isinstance(kind, str) else INFO_DEFAULT_WEIGHT
+    if kind == "candleSnapshot":
+        try:
+            req = body["req"]
+            interval = INTERVALS[req["interval"]]
+            span = int(req["endTime"]) - int(req["startTime"])
+            ms = interval.ms if interval.ms > 0 else 30 * DAY_MS
+            candles = min(HISTORY_CANDLES, max(0, span // ms + 1))
+        except (KeyError, TypeError, ValueError):
+            candles = 0
+        weight += candles // CANDLES_PER_EXTRA_WEIGHT
+    return weight
+
+
+#: What both Hyperliquid venues enforce: REST weight 1200 per minute per IP (fixed
+#: minutes), beyond it HTTP 429 (``null``, as the module's other 429); no ban, no
+#: headers. WebSocket: 1000 subscriptions per connection (the session answers beyond),
+#: 2000 messages per minute (per connection here; Hyperliquid counts per IP), 100
+#: connections per IP.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("weight", MINUTE, 1, 1200, WEIGHT),),
+        weights={"info": info_weight},
+        ban=None,
+        retry_after=None,
+    ),
+    ws=WsLimits(messages=2000, message_window_ms=60_000, max_streams=1000, max_connections=100,
+                close_code=1008, close_reason="Too many requests"),
+)
 
 def _listed(y: int, m: int, d: int) -> int:
     return days_from_civil(y, m, d) * DAY_MS
@@ -538,6 +587,11 @@ class HyperliquidSession:
         if market is None or interval is None:
             link.send(_error(f"Invalid subscription {shown}"))
             return
+        limit = getattr(link, "max_streams", None)
+        if limit is not None and len(self.subscriptions) >= limit:
+            # unverified text: the docs give the limit (1000 subscriptions), not the answer
+            link.send(_error(f"Cannot track more than {limit} total subscriptions"))
+            return
         topic = self.subscriptions[key] = CandleTopic(Feed(market, interval), coin, interval_name)
         link.send(ack)
         link.subscribe(topic)
@@ -557,7 +611,7 @@ class HyperliquidPerpetual(HyperliquidVenue):
     description = "Hyperliquid perpetuals: POST /info (candleSnapshot, meta, ...), /ws candle subscriptions"
     intervals: Mapping[str, Interval] = INTERVALS
     keepalive = Keepalive(idle_timeout=60.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
     spot = False
 
     def default_markets(self) -> Sequence[Market]:
@@ -586,6 +640,8 @@ class HyperliquidPerpetual(HyperliquidVenue):
         return ("/ws",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return RestResponse(429, b"null", content_type=JSON)
         return _ERRORS.get(kind, _ERRORS[INTERNAL])
 
 

@@ -25,6 +25,15 @@ Unverified (docs/venues/kraken_spot.md): the ``ohlc`` snapshot holds the candle 
 progress only; no ``heartbeat`` messages are sent; weeks open on Mondays and the
 21600-minute interval is aligned on the epoch; pushes every second; error texts other
 than the two in ccxt's table.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): Kraken's support article "What are
+the API rate limits?" (public endpoints by IP, about 1 call per second), docs.kraken.com
+"Spot REST Rate Limits" (the decaying call counter: Starter 15, -0.33/s; "additional
+calls will be restricted for a few seconds"); ccxt kraken maps ``EGeneral:Too many
+requests`` (``{"error":["EGeneral:Too many requests"]}``) to DDoSProtection and sets
+``rateLimit`` 1000 ms. The window model is an approximation of the counter (15 per
+15 s, fixed, aligned); the per-pair limit of Trades/OHLC, the lock-out and the
+WebSocket attempt limit (150 per 10 minutes, declared before) are unverified.
 """
 
 from __future__ import annotations
@@ -38,6 +47,8 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed, plain
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     BUSY,
     DISCONNECTED,
     INTERNAL,
@@ -59,6 +70,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, DAY_MS, MINUTE_MS, Interval, civil_from_days
+from mockex.ratelimit import REQUESTS, SECOND, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market
 from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
 
@@ -84,13 +96,23 @@ ASSETS: dict[str, tuple[str, str]] = {
     "USD": ("ZUSD", "USD"), "EUR": ("ZEUR", "EUR"), "USDT": ("USDT", "USDT"), "SOL": ("SOL", "SOL"),
 }
 
-#: Rate limits (Kraken docs, "Spot REST API rate limits"): public endpoints about 1
-#: request per second per IP; exceeding answers ``EGeneral:Too many requests``.
-RATE_LIMITS: Mapping[str, Any] = {
-    "rules": ({"scope": "ip", "requests": 1, "window_seconds": 1, "burst": 15},),
-    "exceeded": {"status": 200, "body": {"error": ["EGeneral:Too many requests"]}},
-    "websocket": {"connections_per_10_minutes": 150},
-}
+#: What kraken_spot enforces. Kraken limits public calls per IP ("Calling the public
+#: endpoints at a frequency of 1 per second (or less) would remain within the rate
+#: limits"; support article "What are the API rate limits?") and, for API keys, with a
+#: decaying call counter (Starter: at most 15, -0.33/s). mockex approximates the
+#: counter with fixed windows, so it says so: 15 requests per 15 s per IP (bursts of
+#: 15, 1 per second on average). Beyond: ``{"error":["EGeneral:Too many requests"]}``
+#: with HTTP 200, as Kraken answers; no headers, no ``Retry-After``, no ban (Kraken's
+#: "restricted for a few seconds, or longer" is not modelled). WebSocket: 150
+#: connection attempts per 10 minutes per IP.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("public", SECOND, 15, 15, REQUESTS),),
+        ban=None,
+        retry_after=None,
+    ),
+    ws=WsLimits(connection_attempts=150, attempts_window_ms=600_000),
+)
 
 
 DEFAULT_MARKETS: tuple[Market, ...] = (
@@ -422,7 +444,7 @@ class KrakenSpot:
     description = "Kraken spot: /0/public/OHLC, Time, Assets, AssetPairs; WebSocket v2 ohlc on /v2"
     intervals: Mapping[str, Interval] = {str(k): v for k, v in INTERVALS.items()}
     keepalive = Keepalive()
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -463,6 +485,8 @@ class KrakenSpot:
         return ("/v2",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return error("EGeneral:Too many requests", 200)
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

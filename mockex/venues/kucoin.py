@@ -34,6 +34,18 @@ Unverified choices (see docs/venues/kucoin_spot.md), switchable through ``option
   texts, are mockex's.
 * A connection silent for ``pingInterval + pingTimeout`` (28 s) is dropped.
 * Weeks open on Mondays 00:00 UTC.
+
+Rate limits (:data:`LIMITS`; docs/rate-limits.md): docs-new "Rate Limit" (resource
+pools per VIP level, Public 2000/30s; weight "deducted and updated every 30s (starting
+from the arrival time of the user's first request)"; "http code:429, error code:429000";
+the ``gw-ratelimit-limit``, ``-remaining``, ``-reset`` headers, reset in milliseconds),
+each endpoint's weight; live header captures quoted by client projects (``remaining
+1997``, ``limit 2000``, ``reset 29994`` after one weight-3 call); the WebSocket limits
+("Message limit sent to the server: 100 per 10 seconds", 100 topics per subscribe, 400
+per connection). Unverified: the 429 text (ccxt's table: "Too many requests.
+System-level rate limit exceeded."), the header order, no ``Retry-After``; over the
+message rate the connection is closed with 1008 "Too many requests"; the error for the
+401st topic (509, "... of 400 per session").
 """
 
 from __future__ import annotations
@@ -50,7 +62,9 @@ from zope.interface import implementer
 
 from mockex.fmt import plain
 from mockex.interfaces import (
+    BANNED,
     BUSY,
+    RATE_LIMITED,
     DISCONNECTED,
     INTERNAL,
     METHOD_NOT_ALLOWED,
@@ -71,6 +85,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, Interval
+from mockex.ratelimit import LIMIT, REMAINING, RESET_MS, SECOND, WEIGHT, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market
 from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
 from mockex.venues.common import split_symbol
@@ -104,27 +119,35 @@ PING_TIMEOUT_MS = 10_000
 #: A token is valid for 24 hours (docs-new, "Apply Connect Token").
 TOKEN_LIFETIME_MS = 24 * 3_600_000
 
-#: Rate limits as KuCoin documents them (docs-new "Rate Limit", VIP0), as data for
-#: the shared rate limiter: a per-IP public pool of 2000 weight per 30 s; each
-#: endpoint's weight (ccxt's ``describe()['api']`` costs are the same numbers);
-#: the answer when exceeded, and the ``gw-ratelimit-*`` headers on every response.
-RATE_LIMITS: Mapping[str, Any] = {
-    "pools": {"public": {"scope": "ip", "quota": 2000, "window_seconds": 30}},
-    "weights": {
-        "candles": ("public", 3),
-        "timestamp": ("public", 3),
-        "status": ("public", 3),
-        "symbols": ("public", 4),
-        "symbols.v1": ("public", 4),
-        "allTickers": ("public", 15),
-        "currencies": ("public", 3),
-        "bullet-public": ("public", 10),
-        "contracts.active": ("public", 3),
-    },
-    "exceeded": {"status": 429, "body": {"code": "429000", "msg": "Too many requests. System-level rate limit exceeded."}},
-    "headers": ("gw-ratelimit-limit", "gw-ratelimit-remaining", "gw-ratelimit-reset"),
-    "websocket": {"messages_per_10s": 100, "topics_per_message": 100, "topics_per_connection": 400},
+#: KuCoin's public REST pool and each endpoint's weight (docs-new "Rate Limit", VIP0:
+#: "Public 2000/30s"; the weights are each endpoint's "API-RATE-LIMIT-WEIGHT", the same
+#: numbers as ccxt's ``describe()['api']`` costs).
+PUBLIC_POOL = 2000
+WEIGHTS: Mapping[str, int] = {
+    "candles": 3, "timestamp": 3, "status": 3, "symbols": 4, "symbols.v1": 4, "allTickers": 15,
+    "currencies": 3, "bullet-public": 10, "contracts.active": 3,
 }
+
+#: What kucoin_spot enforces. REST: the public pool, per IP, 2000 weight per 30 s
+#: "starting from the arrival time of the user's first request" (not aligned);
+#: ``gw-ratelimit-remaining``, ``gw-ratelimit-limit`` and ``gw-ratelimit-reset``
+#: (milliseconds to the reset) on every answer; beyond, HTTP 429 code 429000 and no ban.
+#: WebSocket: 100 messages per 10 s per connection ("Message limit sent to the server"),
+#: at most 400 topics per connection (the session answers beyond), 100 per request.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(
+            RestWindow("public", SECOND, 30, PUBLIC_POOL, WEIGHT, aligned=False, headers=(
+                ("gw-ratelimit-remaining", REMAINING), ("gw-ratelimit-limit", LIMIT),
+                ("gw-ratelimit-reset", RESET_MS))),
+        ),
+        weights=WEIGHTS,
+        ban=None,
+        retry_after=None,
+    ),
+    ws=WsLimits(messages=100, message_window_ms=10_000, max_streams=400,
+                close_code=1008, close_reason="Too many requests"),
+)
 
 _NUMBER_RE = re.compile(r"^[0-9]{1,19}$")
 #: Numbers connections that name no connectId (deterministic within a process).
@@ -173,6 +196,9 @@ ERRORS: dict[str, RestResponse] = {
     DISCONNECTED: _plain_error("500000", "Internal Server Error", 500),
     TIMEOUT: _plain_error("503000", "Service Unavailable", 503),
     BUSY: _plain_error("503000", "Service Unavailable", 503),
+    # the pool used up: HTTP 429, code 429000 (docs-new "Rate Limit"; the text is the
+    # one ccxt's exceptions table quotes)
+    RATE_LIMITED: _plain_error("429000", "Too many requests. System-level rate limit exceeded.", 429),
 }
 
 
@@ -551,6 +577,12 @@ class KucoinSession:
         if len(resolved) > 100:
             self._error(request_id, 509, "exceed max subscription count limitation of 100 per time")
             return
+        limit = getattr(link, "max_streams", None)
+        if kind == "subscribe" and limit is not None and \
+                len(self.subscriptions.keys() | {name for name, _ in resolved}) > limit:
+            # unverified text: KuCoin documents the 400-topic limit, not its answer
+            self._error(request_id, 509, f"exceed max subscription count limitation of {limit} per session")
+            return
         for name, candle_topic in resolved:
             if kind == "subscribe":
                 if name not in self.subscriptions:
@@ -581,7 +613,7 @@ class KucoinSpot:
         pong_timeout=(PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000,
         any_message=True,
     )
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -619,6 +651,8 @@ class KucoinSpot:
         return ("/", "/endpoint")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind == BANNED:  # KuCoin does not ban (no BanPolicy): only for completeness
+            return ERRORS[RATE_LIMITED]
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

@@ -27,6 +27,8 @@ venues agree on (and what a reader of any of them expects):
   The server sends WebSocket pings every 30 s and drops a client silent for 90 s.
 
 Switches (``context.options``): none needed; the API is what the page says.
+
+Rate limits (:data:`LIMITS`): mockex's own, documented in docs/venues/mock.md.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from zope.interface import implementer
 
 from mockex.fmt import fixed, plain
 from mockex.interfaces import (
+    BANNED,
+    RATE_LIMITED,
     BUSY,
     DISCONNECTED,
     INTERNAL,
@@ -61,6 +65,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, Interval, days_from_civil, DAY_MS
+from mockex.ratelimit import MINUTE, REMAINING, REQUESTS, RESET_MS, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
 from mockex.venues.common import split_symbol
 
@@ -71,14 +76,18 @@ MAX_LIMIT = 1000
 #: Most subscriptions one connection may hold.
 MAX_SUBSCRIPTIONS = 100
 
-#: Declared rate limits (data only; the shared rate limiter wires them in). mockex's own
-#: choice, documented in docs/venues/mock.md: generous enough for any test, strict enough
-#: that a runaway loop is noticed.
-RATE_LIMITS: tuple[dict[str, Any], ...] = (
-    {"scope": "ip", "kind": "rest_requests", "limit": 1200, "window_seconds": 60,
-     "status": 429, "error": "rate_limited"},
-    {"scope": "connection", "kind": "ws_messages", "limit": 10, "window_seconds": 1,
-     "error": "rate_limited"},
+#: What the mock venue enforces (mockex's own choice, docs/venues/mock.md): 1200
+#: requests per minute per IP, headers ``X-Mock-RateLimit-Remaining`` and
+#: ``X-Mock-RateLimit-Reset`` (ms), then 429 ``rate_limited`` with ``Retry-After``; no
+#: ban; 10 WebSocket messages per second per connection, then close 1008.
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("requests", MINUTE, 1, 1200, REQUESTS, headers=(
+            ("X-Mock-RateLimit-Remaining", REMAINING), ("X-Mock-RateLimit-Reset", RESET_MS))),),
+        ban=None,
+        retry_after="Retry-After",
+    ),
+    ws=WsLimits(messages=10, message_window_ms=1_000, close_code=1008, close_reason="rate_limited"),
 )
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$")
@@ -368,7 +377,7 @@ class MockVenue:
     description = "Generic mock venue: /api/v1/candles, /api/v1/markets, /ws candles channel"
     intervals: Mapping[str, Interval] = CANONICAL
     keepalive = Keepalive(ping_interval=30.0, pong_timeout=90.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -397,6 +406,8 @@ class MockVenue:
         return ("/ws",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return error(429, "rate_limited", f"Too many requests: {detail or 'over the limit'}; retry later.")
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:

@@ -46,6 +46,8 @@ Unverified choices (see docs/venues/okx_spot.md), switchable through ``options``
   served on both endpoints and the WebSocket.
 * Unknown paths: 404 ``{"msg":"Not Found","code":"404"}``; WebSocket error texts for
   malformed requests other than the documented examples.
+* Rate limits (:data:`LIMITS`): fixed windows aligned on 2 s (OKX does not say whether
+  its windows slide); a refused WebSocket upgrade is HTTP 429.
 """
 
 from __future__ import annotations
@@ -59,7 +61,9 @@ from zope.interface import implementer
 
 from mockex.fmt import plain
 from mockex.interfaces import (
+    BANNED,
     BUSY,
+    RATE_LIMITED,
     DISCONNECTED,
     INTERNAL,
     METHOD_NOT_ALLOWED,
@@ -81,6 +85,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, DAY_MS, HOUR_MS, Interval, days_from_civil
 from mockex.market import QUOTE_DECIMALS, Candle, Market
+from mockex.ratelimit import REQUESTS, SECOND, Limits, RestLimits, RestWindow, WsLimits
 from mockex.venues.common import split_symbol
 from mockex.venues.bybit import select
 
@@ -110,19 +115,30 @@ for _name, _interval in (
     BARS[_name] = (_interval, HONG_KONG_MS)
     BARS[_name + "utc"] = (_interval, 0)
 
-#: OKX's documented limits, for the shared rate limiter (not counted here). REST: per
-#: IP and endpoint, answered with HTTP 429 ``{"msg":"Too Many Requests","code":"50011"}``.
-#: WebSocket: 3 connection requests per second per IP; 480 subscribe, unsubscribe and
-#: login requests per hour per connection.
-RATE_LIMITS: tuple[dict[str, Any], ...] = (
-    {"scope": "ip", "route": "candles", "limit": 40, "window_s": 2},
-    {"scope": "ip", "route": "history-candles", "limit": 20, "window_s": 2},
-    {"scope": "ip", "route": "instruments", "limit": 20, "window_s": 2},
-    {"scope": "ip", "route": "time", "limit": 10, "window_s": 2},
-    {"scope": "ip", "what": "ws_connections", "limit": 3, "window_s": 1},
-    {"scope": "connection", "what": "ws_subscriptions", "limit": 480, "window_s": 3600},
-    {"over": {"status": 429, "body": '{"msg":"Too Many Requests","code":"50011"}'}},
+#: What okx_spot and okx_perpetual enforce (docs "Rate Limits" and each endpoint's
+#: "Rate Limit: n requests per 2 seconds", "Rate limit rule: IP"): every endpoint has
+#: its own window per IP -- candles 40, history-candles 20, instruments 20, time 10 per
+#: 2 s -- answered beyond with HTTP 429 ``{"msg":"Too Many Requests","code":"50011"}``;
+#: no ban, no rate-limit headers, no ``Retry-After``. WebSocket: 3 connection requests
+#: per second per IP ("Connection limit"). Not enforced: the 480 subscribe/unsubscribe/
+#: login requests per hour per connection (the shared machinery counts every frame, not
+#: the session's operations) and instruments' "IP + instType" key (per IP here).
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(
+            RestWindow("candles", SECOND, 2, 40, REQUESTS, routes=("candles",)),
+            RestWindow("history-candles", SECOND, 2, 20, REQUESTS, routes=("history-candles",)),
+            RestWindow("instruments", SECOND, 2, 20, REQUESTS, routes=("instruments",)),
+            RestWindow("time", SECOND, 2, 10, REQUESTS, routes=("time",)),
+        ),
+        ban=None,
+        retry_after=None,
+    ),
+    ws=WsLimits(connection_attempts=3, attempts_window_ms=1_000),
 )
+
+#: The answer beyond a limit (bbgo #1534 2024, ccxt #18901 2023: this exact body).
+TOO_MANY_REQUESTS = RestResponse(429, b'{"msg":"Too Many Requests","code":"50011"}', content_type="application/json")
 
 
 def _listed(y: int, m: int, d: int) -> int:
@@ -503,7 +519,7 @@ class Okx:
     intervals: Mapping[str, Interval] = {name: bar[0] for name, bar in BARS.items()}
     # OKX sends no pings; a connection with no data either way for 30 s is closed.
     keepalive = Keepalive(idle_timeout=30.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def __init__(self, name: str, inst_type: InstType, description: str) -> None:
         self.name = name
@@ -546,6 +562,8 @@ class Okx:
         return ("/ws/v5/business", "/ws/v5/public")
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            return TOO_MANY_REQUESTS
         return ERRORS.get(kind, ERRORS[INTERNAL])
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
