@@ -397,3 +397,58 @@ class MockVenueTests(SynchronousTestCase):
                          (429, "rate_limited", "1"))
         m.clock.advance(0.5)
         self.assertEqual(m.get("/api/v1/time").status, 200)
+
+
+class MexcTests(SynchronousTestCase):
+    """Spot: 500 weight per 10 s per endpoint; contract: 20 requests per 2 s, code 510."""
+
+    def test_spot_per_endpoint_then_429(self) -> None:
+        m = MemoryServer("mexc_spot")
+        self.addCleanup(m.stop)
+        for _ in range(50):  # exchangeInfo weighs 10: 50 of them reach 500
+            self.assertEqual(m.get("/api/v3/exchangeInfo").status, 200)
+        over = m.get("/api/v3/exchangeInfo")
+        self.assertEqual(over.status, 429)
+        self.assertEqual(json.loads(over.body)["msg"], "Too Many Requests")
+        self.assertEqual(over.headers["retry-after"], "10")
+        self.assertEqual(m.get("/api/v3/time").status, 200)  # another endpoint, its own window
+        m.clock.advance(10)
+        self.assertEqual(m.get("/api/v3/exchangeInfo").status, 200)
+
+    def test_contract_twenty_per_2s(self) -> None:
+        m = MemoryServer("mexc_perpetual")
+        self.addCleanup(m.stop)
+        for _ in range(20):
+            self.assertEqual(m.get("/api/v1/contract/ping").status, 200)
+        over = m.get("/api/v1/contract/ping")
+        self.assertEqual(over.status, 200)
+        self.assertEqual(json.loads(over.body), {"success": False, "code": 510, "message": "Requests are too frequent!"})
+        self.assertNotIn("retry-after", over.headers)
+        m.clock.advance(2)
+        self.assertEqual(json.loads(m.get("/api/v1/contract/ping").body)["success"], True)
+
+
+class PerpetualPoolTests(SynchronousTestCase):
+    """kucoin_perpetual shares spot's pool shape; gate_io_perpetual spot's per-endpoint rule."""
+
+    def test_kucoin_perpetual_pool(self) -> None:
+        m = MemoryServer("kucoin_perpetual")
+        self.addCleanup(m.stop)
+        first = m.get("/api/v1/timestamp")  # weight 2
+        self.assertEqual(first.headers["gw-ratelimit-remaining"], "1998")
+        self.assertEqual(first.headers["gw-ratelimit-limit"], "2000")
+        for _ in range(999):
+            last = m.get("/api/v1/timestamp")
+        self.assertEqual((last.status, last.headers["gw-ratelimit-remaining"]), (200, "0"))
+        over = m.get("/api/v1/timestamp")
+        self.assertEqual(over.status, 429)
+        self.assertEqual(json.loads(over.body)["code"], "429000")
+
+    def test_gate_io_perpetual_per_endpoint(self) -> None:
+        m = MemoryServer("gate_io_perpetual")
+        self.addCleanup(m.stop)
+        for _ in range(200):
+            ok = m.get("/api/v4/futures/usdt/contracts")
+        self.assertEqual((ok.status, ok.headers["x-gate-ratelimit-requests-remain"]), (200, "0"))
+        self.assertEqual(m.get("/api/v4/futures/usdt/contracts").status, 429)
+        self.assertEqual(m.get("/api/v4/spot/time").status, 200)

@@ -87,19 +87,10 @@ INTERVALS: dict[str, Interval] = {
     "30d": CANONICAL["1M"],
 }
 
-#: Rate limits (Gate API v4 "Rate Limit": public endpoints 200 requests / 10 s per
-#: endpoint per IP), as data.
-RATE_LIMITS: Mapping[str, Any] = {
-    "rules": (
-        {"scope": "ip", "per": "endpoint", "requests": 200, "window_seconds": 10,
-         "endpoints": ("futures.candlesticks", "futures.contracts", "futures.contract", "time",
-                       "spot.currencies", "spot.currency_pairs", "margin.currency_pairs",
-                       "delivery.contracts", "options.underlyings")},
-    ),
-    "exceeded": gate.RATE_LIMITS["exceeded"],
-    "headers": gate.RATE_LIMITS["headers"],
-    "websocket": gate.RATE_LIMITS["websocket"],
-}
+#: What gate_io_perpetual enforces: spot's rule (API v4 "Frequency limit rule": public
+#: endpoints 200 requests per 10 s per endpoint per IP, the X-Gate-RateLimit-* headers,
+#: 429 TOO_MANY_REQUESTS, no ban), which the docs give for every public endpoint.
+LIMITS = gate.LIMITS
 
 #: USDT-settled perpetuals of the reference listing.
 DEFAULT_MARKETS: tuple[Market, ...] = tuple(m for m in _REFERENCE_MARKETS if m.quote == "USDT")
@@ -296,7 +287,7 @@ class GatePerpetual:
                    "futures.candlesticks on /v4/ws/usdt")
     intervals: Mapping[str, Interval] = INTERVALS
     keepalive = Keepalive()
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS

@@ -39,7 +39,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from attrs import frozen
+from attrs import evolve, frozen
 from zope.interface import implementer
 
 from mockex.fmt import plain
@@ -93,22 +93,14 @@ WS_TYPES: dict[str, Interval] = {
     "1week": CANONICAL["1w"],
 }
 
-#: Rate limits (KuCoin "Rate Limit": the futures public pool, VIP0), as data.
-RATE_LIMITS: Mapping[str, Any] = {
-    "pools": {"public": {"scope": "ip", "quota": 2000, "window_seconds": 30}},
-    "weights": {
-        "kline": ("public", 3),
-        "timestamp": ("public", 2),
-        "status": ("public", 4),
-        "contracts.active": ("public", 3),
-        "contract": ("public", 3),
-        "bullet-public": ("public", 10),
-        "currencies": ("public", 3),
-    },
-    "exceeded": kucoin.RATE_LIMITS["exceeded"],
-    "headers": kucoin.RATE_LIMITS["headers"],
-    "websocket": kucoin.RATE_LIMITS["websocket"],
+#: What kucoin_perpetual enforces (KuCoin "Rate Limit": the futures public pool, VIP0,
+#: 2000 weight per 30 s per IP from the first request, with spot's headers and 429000
+#: answer; WebSocket limits as spot). Weights from the futures docs' endpoint pages.
+WEIGHTS: Mapping[str, int] = {
+    "kline": 3, "timestamp": 2, "status": 4, "contracts.active": 3, "contract": 3,
+    "bullet-public": 10, "currencies": 3,
 }
+LIMITS = evolve(kucoin.LIMITS, rest=evolve(kucoin.LIMITS.rest, weights=WEIGHTS))
 
 #: USDT-margined perpetuals of the reference listing.
 DEFAULT_MARKETS: tuple[Market, ...] = tuple(m for m in _REFERENCE_MARKETS if m.quote == "USDT")
@@ -281,7 +273,7 @@ class KucoinPerpetual:
                    "/contractMarket/limitCandle channel")
     intervals: Mapping[str, Interval] = GRANULARITIES
     keepalive = kucoin.KucoinSpot.keepalive
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS

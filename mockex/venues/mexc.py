@@ -85,6 +85,7 @@ from mockex.interfaces import (
     VenueError,
 )
 from mockex.intervals import CANONICAL, Interval
+from mockex.ratelimit import REQUESTS, SECOND, WEIGHT, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
 from mockex.venues import mexc_pb
 from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
@@ -123,16 +124,21 @@ STREAM_INTERVALS: dict[str, Interval] = {
     "Month1": CANONICAL["1M"],
 }
 
-#: Rate limits as MEXC documents them ("Limits"), as data for the shared limiter.
-RATE_LIMITS: Mapping[str, Any] = {
-    "rules": (
-        {"scope": "ip", "per": "endpoint", "weight": 500, "window_seconds": 10},
+#: What mexc_spot enforces (MEXC spot v3 "Limits": every endpoint has a weight, and
+#: each endpoint allows 500 weight per 10 s per IP; over it, 429 and ``Retry-After``;
+#: no ban documented). WebSocket: 100 messages per second per connection ("Websocket
+#: limits"), MAX_STREAMS subscriptions (the session answers beyond).
+LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("endpoint", SECOND, 10, 500, WEIGHT, per_route=True),),
+        weights={"ping": 1, "time": 1, "exchangeInfo": 10, "klines": 1, "defaultSymbols": 1,
+                 "contract.detail": 1, "contract.ping": 1},
+        ban=None,
+        retry_after="Retry-After",
     ),
-    "weights": {"ping": 1, "time": 1, "exchangeInfo": 10, "klines": 1, "defaultSymbols": 1,
-                "contract.detail": 1, "contract.ping": 1},
-    "exceeded": {"status": 429, "body": {"msg": "Too Many Requests", "code": 429}, "headers": ("Retry-After",)},
-    "websocket": {"messages_per_second": 100, "streams_per_connection": MAX_STREAMS},
-}
+    ws=WsLimits(messages=100, message_window_ms=1000, max_streams=MAX_STREAMS,
+                close_code=1008, close_reason="Too many requests"),
+)
 
 #: The ``symbolId`` MEXC sends with BTCUSDT pushes (docs and ccxt's capture).
 KNOWN_SYMBOL_IDS = {"BTCUSDT": "2fb942154ef44a4ab2ef98c8afb6a4a7"}
@@ -204,12 +210,8 @@ ERRORS: dict[str, RestResponse] = {
 
 
 def error_response(kind: str, detail: str = "") -> RestResponse:
-    response = ERRORS.get(kind, ERRORS[INTERNAL])
-    if kind in (RATE_LIMITED, BANNED):
-        parts = detail.split()
-        retry = parts[0] if parts and parts[0].isdigit() else "60"
-        return RestResponse(response.status, response.body, (("Retry-After", retry),), response.content_type)
-    return response
+    """The venue's answer; ``Retry-After`` on 429s is added by the shared limiter."""
+    return ERRORS.get(kind, ERRORS[INTERNAL])
 
 
 def _arg(request: RestRequest, name: str) -> str | None:
@@ -504,7 +506,7 @@ class MexcSpot:
     intervals: Mapping[str, Interval] = INTERVALS
     # No subscription for 30 s, or no traffic for 60 s: dropped. The server does not ping.
     keepalive = Keepalive(idle_timeout=60.0, unsubscribed_timeout=30.0)
-    rate_limits = RATE_LIMITS
+    limits = LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return DEFAULT_MARKETS
@@ -570,12 +572,16 @@ mexc_spot = MexcSpot()
 PERPETUAL = "mexc_perpetual"
 CONTRACT_MAX_ROWS = 2000
 
-#: Contract rate limits (futures docs "Access Limit": 20 requests / 2 s per IP for
-#: public endpoints), as data.
-CONTRACT_RATE_LIMITS: Mapping[str, Any] = {
-    "rules": ({"scope": "ip", "requests": 20, "window_seconds": 2},),
-    "exceeded": {"status": 200, "body": {"success": False, "code": 510, "message": "Requests are too frequent!"}},
-}
+#: What mexc_perpetual enforces (futures docs "Access Limit": 20 requests per 2 s per IP
+#: for public endpoints; over it, HTTP 200 ``{"success":false,"code":510,...}`` as MEXC
+#: answers every contract error; no ban, no Retry-After).
+CONTRACT_LIMITS = Limits(
+    rest=RestLimits(
+        windows=(RestWindow("public", SECOND, 2, 20, REQUESTS),),
+        ban=None,
+        retry_after=None,
+    ),
+)
 
 CONTRACT_DEFAULT_MARKETS: tuple[Market, ...] = tuple(m for m in DEFAULT_MARKETS if m.quote == "USDT")
 
@@ -776,7 +782,7 @@ class MexcPerpetual:
     intervals: Mapping[str, Interval] = STREAM_INTERVALS
     # The client pings ({"method":"ping"}); a connection silent for a minute is dropped.
     keepalive = Keepalive(ping_interval=10.0, pong_timeout=60.0, any_message=True)
-    rate_limits = CONTRACT_RATE_LIMITS
+    limits = CONTRACT_LIMITS
 
     def default_markets(self) -> Sequence[Market]:
         return CONTRACT_DEFAULT_MARKETS
@@ -804,6 +810,9 @@ class MexcPerpetual:
         return ("/edge",)
 
     def error_response(self, kind: str, detail: str = "") -> RestResponse:
+        if kind in (RATE_LIMITED, BANNED):
+            body = _dumps({"success": False, "code": 510, "message": "Requests are too frequent!"}).encode()
+            return RestResponse(200, body, content_type=JSON)
         return error_response(kind, detail)
 
     def open_session(self, handshake: Handshake, context: IVenueContext) -> IStreamSession:
