@@ -215,6 +215,7 @@ class StylizedModel:
         self._prefixes: dict[Market, bytes] = {}
         self._day_consts: dict[Market, tuple] = {}
         self._block = lru_cache(maxsize=1024)(self._block_uncached)
+        self._day_chunk = lru_cache(maxsize=1024)(self._day_chunk_uncached)
         self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
         self._trade_base = lru_cache(maxsize=256)(self._trade_total)
         self._vol_profile = self._profiles(p.intraday_vol)
@@ -250,7 +251,6 @@ class StylizedModel:
         tag = what + scale.to_bytes(2, "big")
         smooth = _smoothstep(scale)
         out: list[float] = []
-        append = out.append
         d = d0
         end = d0 + count
         k, rem = divmod(d, scale)
@@ -261,8 +261,7 @@ class StylizedModel:
             y1 = self._knot(market, tag, k + 1, gaussian)
             dy = y1 - y0
             stop = min(scale, rem + end - d)
-            for r in range(rem, stop):
-                append(y0 + dy * smooth[r])
+            out += [y0 + dy * sm for sm in smooth[rem:stop]]
             d += stop - rem
             k += 1
             rem = 0
@@ -361,19 +360,28 @@ class StylizedModel:
         return consts
 
     def day(self, market: Market, day_index: int) -> Node:
+        chunk, i = divmod(day_index, _DAY_CHUNK)
+        return self._day_chunk(market, chunk)[i]
+
+    def _day_chunk_uncached(self, market: Market, chunk: int) -> tuple[Node, ...]:
+        """The days ``chunk * _DAY_CHUNK ..`` in one go (a coarse request reads runs of days)."""
+        consts = self._day_consts.get(market) or self._day_constants(market)
+        d0 = chunk * _DAY_CHUNK
+        return tuple([self._one_day(market, d, consts) for d in range(d0, d0 + _DAY_CHUNK)])
+
+    def _one_day(self, market: Market, day_index: int, consts: tuple) -> Node:
         # The plain formulation's float operations, in its order, with market constants
         # and the bridge-extreme law inlined (same seed, same bytes).
         p = self.params
-        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = (
-            self._day_consts.get(market) or self._day_constants(market)
-        )
+        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = consts
         blk_index, off = divmod(day_index, p.block_days)
         blk = self._block(market, blk_index)
         xs = blk.xs
         x0 = xs[off]
         x1 = xs[off + 1]
         var = blk.vs[off]
-        u = uniforms(prefix + day_index.to_bytes(8, "big", signed=True), 6)
+        words = _WORDS6.unpack(shake_128(prefix + day_index.to_bytes(8, "big", signed=True)).digest(48))
+        u = [((w >> 12) + 0.5) * _U52 for w in words]
         exp, log, sqrt = math.exp, math.log, math.sqrt
         o = max(1, round(exp(x0) * ticks))
         c = max(1, round(exp(x1) * ticks))
@@ -582,18 +590,27 @@ class StylizedModel:
         return tuple(children)
 
 
+#: days computed together (day() of one day computes its chunk)
+_DAY_CHUNK = 16
+_WORDS6 = _struct(6)
 _LEVEL_BYTES = tuple(bytes((level,)) for level in range(len(BRANCHING)))
 
 
 def _split(total: int, weights: list[int]) -> list[int]:
     """:func:`~mockex.market.split_integer`, with the same result, faster for few parts."""
     wsum = sum(weights)
-    if wsum <= 0 or len(weights) > 8:
+    if wsum <= 0:
         return split_integer(total, weights)
     parts = [total * w // wsum for w in weights]
     rest = total - sum(parts)
     if rest:
         rems = [(total * w) % wsum for w in weights]
+        if rest > 4:
+            # split_integer's order: largest remainder first, ties by position (a
+            # stable sort in reverse keeps equal keys in their original order)
+            for i in sorted(range(len(rems)), key=rems.__getitem__, reverse=True)[:rest]:
+                parts[i] += 1
+            return parts
         for _ in range(rest):
             i = rems.index(max(rems))
             parts[i] += 1
