@@ -674,8 +674,8 @@ class CandleSource:
                     found.append(candle)
             return found
         tree = self._tree(market)
-        if not interval.months:
-            fast = self._node_candles(tree, market, interval.ms, first_open, count, now_ms)
+        if count > 0:
+            fast = self._node_candles(tree, market, interval, first_open, count, now_ms, offset_ms)
             if fast is not None:
                 return fast
         out = []
@@ -691,49 +691,66 @@ class CandleSource:
         return out
 
     def _node_candles(
-        self, tree: _MarketTree, market: Market, size: int, first_open: int, count: int, now_ms: int
+        self, tree: _MarketTree, market: Market, interval: Interval, first_open: int, count: int,
+        now_ms: int, offset_ms: int,
     ) -> list[Candle] | None:
         """
-        :meth:`candles` when each candle is one closed tree node outside any scenario
-        (1s, 1m, 5m, 15m, 1h, 4h, 1d at their natural alignment): the nodes are read
-        off their parents' children in order, or None when that does not apply.
+        :meth:`candles` when they are all closed, after the listing and before any
+        scenario: the candles' nodes of the coarsest level that tiles every one of them
+        (4h for 12h, days for 1w or 1M) are read off their parents' children in order
+        and aggregated in runs, without a :func:`cover` per candle. None when that does
+        not apply.
         """
-        level = _LEVEL_BY_MS.get(size)
-        end = first_open + count * size
-        if (
-            level is None or first_open % size or first_open < market.listed_ms
-            or end > now_ms or end > tree._first_cut
-        ):
+        if interval.months:
+            opens = list(interval.opens(first_open, count + 1, offset_ms))
+            end = opens[-1]
+        else:
+            end = first_open + count * interval.ms
+            opens = None
+        if first_open < market.listed_ms or end > now_ms or end > tree._first_cut:
             return None
-        first_index = first_open // size
+        for level, unit in enumerate(LEVEL_MS):
+            if not first_open % unit and not end % unit and (
+                not (interval.ms % unit) if opens is None else all(not o % unit for o in opens)
+            ):
+                break
+        first_index = first_open // unit
+        total = (end - first_open) // unit
         if level == 0:
             day = tree.day
-            nodes = [day(i) for i in range(first_index, first_index + count)]
+            nodes = [day(i) for i in range(first_index, first_index + total)]
         else:
             k = BRANCHING[level - 1]
             children = tree.children
             parent, position = divmod(first_index, k)
             nodes = []
-            while len(nodes) < count:
+            while len(nodes) < total:
                 nodes.extend(children(level - 1, parent)[position:])
                 parent += 1
                 position = 0
-            del nodes[count:]
+            del nodes[total:]
         before = tree.trades_before_listing
         out = []
         append = out.append
-        open_ms = first_open
-        for node in nodes:
+        if opens is None:
+            size = interval.ms
+            m = size // unit
+            bounds = [(first_open + i * size, first_open + (i + 1) * size, i * m, (i + 1) * m) for i in range(count)]
+        else:
+            bounds = [
+                (opens[i], opens[i + 1], (opens[i] - first_open) // unit, (opens[i + 1] - first_open) // unit)
+                for i in range(count)
+            ]
+        for open_ms, end_ms, i, j in bounds:
+            node = nodes[i] if j == i + 1 else aggregate(nodes[i:j])
             n = node[6]
             if n:
                 first = node[9] - before
                 last = first + n - 1
             else:
                 first = last = -1
-            end_ms = open_ms + size
             append(Candle(open_ms, end_ms, node[0], node[1], node[2], node[3], node[4], node[5], n,
                           node[7], node[8], first, last, True))
-            open_ms = end_ms
         return out
 
     def _candle(
