@@ -674,7 +674,15 @@ class CandleSource:
                     found.append(candle)
             return found
         tree = self._tree(market)
-        if count > 0:
+        if count > 1 and first_open < market.listed_ms and not tree.segments:
+            # The listing candle is partial: it alone takes the general path.
+            second = interval.next_open(first_open, offset_ms)
+            if second > market.listed_ms:
+                rest = self._node_candles(tree, market, interval, second, count - 1, now_ms, offset_ms)
+                if rest is not None:
+                    end_ms = second
+                    return [self._candle(tree, market, first_open, end_ms, now_ms)] + rest
+        elif count > 0:
             fast = self._node_candles(tree, market, interval, first_open, count, now_ms, offset_ms)
             if fast is not None:
                 return fast
