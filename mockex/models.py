@@ -251,21 +251,36 @@ class StylizedModel:
         """Seeded value noise with knots every ``scale`` days, at days ``d0 .. d0 + count - 1``."""
         tag = what + scale.to_bytes(2, "big")
         smooth = _smoothstep(scale)
-        out: list[float] = []
-        d = d0
         end = d0 + count
-        k, rem = divmod(d, scale)
-        y1 = self._knot(market, tag, k, gaussian)
-        while d < end:
-            # one knot interval at a time: [k * scale, (k + 1) * scale)
-            y0 = y1
-            y1 = self._knot(market, tag, k + 1, gaussian)
-            dy = y1 - y0
+        k0, rem = divmod(d0, scale)
+        k1 = (end - 1) // scale + 1
+        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
+        out: list[float] = []
+        # one knot interval at a time: [k * scale, (k + 1) * scale)
+        d = d0
+        for k in range(k0, k1):
+            y0 = knots[k - k0]
+            dy = knots[k + 1 - k0] - y0
             stop = min(scale, rem + end - d)
             out += [y0 + dy * sm for sm in smooth[rem:stop]]
             d += stop - rem
-            k += 1
             rem = 0
+        return out
+
+    def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
+        """:meth:`_knot` for ``j0 <= j < j1``, a chunk of knots at a time."""
+        out: list[float] = []
+        log, sqrt, cos = math.log, math.sqrt, math.cos
+        j = j0
+        while j < j1:
+            chunk, i = divmod(j, 32)
+            stop = min(32, i + j1 - j)
+            u = self._knots(market, tag, chunk)
+            if gaussian:
+                out += [sqrt(-2.0 * log(u[2 * m])) * cos(_TWO_PI * u[2 * m + 1]) for m in range(i, stop)]
+            else:
+                out += [2.0 * u[2 * m] - 1.0 for m in range(i, stop)]
+            j += stop - i
         return out
 
     def _knot(self, market: Market, tag: bytes, j: int, gaussian: bool) -> float:
