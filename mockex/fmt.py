@@ -32,3 +32,18 @@ def plain(value: int, scale: int) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def fixed_piece(name: str, scale: int, places: int) -> tuple[str, str]:
+    """
+    What a generated formatter needs to write the integer expression ``name`` as
+    :func:`fixed` would (for a non-negative value): a ``%`` template piece and the
+    tuple of argument expressions that fill it.
+    """
+    if scale > places:
+        name = f"({name}) // {_POW[scale - places]}"
+        scale = places
+    if not scale:
+        return ("%d." + _ZEROS[places] if places else "%d"), f"{name},"
+    p = _POW[scale]
+    return f"%d.%0{scale}d{_ZEROS[places - scale]}", f"{name} // {p}, {name} % {p},"

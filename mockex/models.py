@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import struct
+from operator import gt as _gt
 from functools import lru_cache
 from hashlib import shake_128
 from typing import Callable, Mapping
@@ -80,12 +81,12 @@ def uniforms(key: bytes, n: int) -> list[float]:
 
 def normals(u: list[float], start: int, count: int) -> list[float]:
     """``count`` (even) standard normal deviates from ``u[start:start + count]`` (Box-Muller)."""
-    out = []
-    for i in range(start, start + count, 2):
-        r = math.sqrt(-2.0 * math.log(u[i]))
-        t = _TWO_PI * u[i + 1]
-        out.append(r * math.cos(t))
-        out.append(r * math.sin(t))
+    log, sqrt, cos, sin = math.log, math.sqrt, math.cos, math.sin
+    radii = [sqrt(-2.0 * log(x)) for x in u[start:start + count:2]]
+    angles = [_TWO_PI * x for x in u[start + 1:start + count:2]]
+    out = [0.0] * count
+    out[0::2] = [r * cos(t) for r, t in zip(radii, angles)]
+    out[1::2] = [r * sin(t) for r, t in zip(radii, angles)]
     return out
 
 
@@ -215,6 +216,7 @@ class StylizedModel:
         self._prefixes: dict[Market, bytes] = {}
         self._day_consts: dict[Market, tuple] = {}
         self._block = lru_cache(maxsize=1024)(self._block_uncached)
+        self._day_chunk = lru_cache(maxsize=1024)(self._day_chunk_uncached)
         self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
         self._trade_base = lru_cache(maxsize=256)(self._trade_total)
         self._vol_profile = self._profiles(p.intraday_vol)
@@ -249,23 +251,36 @@ class StylizedModel:
         """Seeded value noise with knots every ``scale`` days, at days ``d0 .. d0 + count - 1``."""
         tag = what + scale.to_bytes(2, "big")
         smooth = _smoothstep(scale)
-        out: list[float] = []
-        append = out.append
-        d = d0
         end = d0 + count
-        k, rem = divmod(d, scale)
-        y1 = self._knot(market, tag, k, gaussian)
-        while d < end:
-            # one knot interval at a time: [k * scale, (k + 1) * scale)
-            y0 = y1
-            y1 = self._knot(market, tag, k + 1, gaussian)
-            dy = y1 - y0
+        k0, rem = divmod(d0, scale)
+        k1 = (end - 1) // scale + 1
+        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
+        out: list[float] = []
+        # one knot interval at a time: [k * scale, (k + 1) * scale)
+        d = d0
+        for k in range(k0, k1):
+            y0 = knots[k - k0]
+            dy = knots[k + 1 - k0] - y0
             stop = min(scale, rem + end - d)
-            for r in range(rem, stop):
-                append(y0 + dy * smooth[r])
+            out += [y0 + dy * sm for sm in smooth[rem:stop]]
             d += stop - rem
-            k += 1
             rem = 0
+        return out
+
+    def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
+        """:meth:`_knot` for ``j0 <= j < j1``, a chunk of knots at a time."""
+        out: list[float] = []
+        log, sqrt, cos = math.log, math.sqrt, math.cos
+        j = j0
+        while j < j1:
+            chunk, i = divmod(j, 32)
+            stop = min(32, i + j1 - j)
+            u = self._knots(market, tag, chunk)
+            if gaussian:
+                out += [sqrt(-2.0 * log(u[2 * m])) * cos(_TWO_PI * u[2 * m + 1]) for m in range(i, stop)]
+            else:
+                out += [2.0 * u[2 * m] - 1.0 for m in range(i, stop)]
+            j += stop - i
         return out
 
     def _knot(self, market: Market, tag: bytes, j: int, gaussian: bool) -> float:
@@ -308,27 +323,26 @@ class StylizedModel:
         u = self._u(market, b"blk", block, 4 * n)
         zs = normals(u, 0, 2 * n)
         cum = self._cumulative_activity(market, d0, n + 1)
-        activity = [1.0 + cum[i + 1] - cum[i] for i in range(n)]
+        activity = [1.0 + b - a for a, b in zip(cum, cum[1:])]
         x = [0.0] * n
         if p.vol_amplitude:
+            amp = p.vol_amplitude
             for s in p.vol_scales:
                 series = self._noise_series(market, b"vol", s, d0, n, True)
-                x = [a + p.vol_amplitude * y for a, y in zip(x, series)]
+                x = [a + amp * y for a, y in zip(x, series)]
         base = market.daily_volatility**2
         correction = self._vol_correction
         noise = p.day_vol_noise
         ka = p.vol_activity
-        vs = []
-        jumps = []
-        for i in range(n):
-            var = base * math.exp(2.0 * (x[i] + noise * zs[n + i]) - correction)
-            if ka:
-                var *= activity[i] ** ka
-            jump = 1 if u[2 * n + i] < p.jump_day_probability else 0
-            if jump:
-                var *= p.jump_day_variance
-            vs.append(var)
-            jumps.append(jump)
+        exp = math.exp
+        vs = [base * exp(2.0 * (a + noise * z) - correction) for a, z in zip(x, zs[n:])]
+        if ka:
+            vs = [var * act**ka for var, act in zip(vs, activity)]
+        jump_p = p.jump_day_probability
+        jumps = [1 if x < jump_p else 0 for x in u[2 * n:3 * n]]
+        if 1 in jumps:
+            jv = p.jump_day_variance
+            vs = [var * jv if jump else var for var, jump in zip(vs, jumps)]
         start = self._anchor(market, block)
         end = self._anchor(market, block + 1)
         xs = [start]
@@ -361,19 +375,86 @@ class StylizedModel:
         return consts
 
     def day(self, market: Market, day_index: int) -> Node:
-        # The plain formulation's float operations, in its order, with market constants
-        # and the bridge-extreme law inlined (same seed, same bytes).
+        chunk, i = divmod(day_index, _DAY_CHUNK)
+        return self._day_chunk(market, chunk)[i]
+
+    def _day_chunk_uncached(self, market: Market, chunk: int) -> tuple[Node, ...]:
+        """
+        The days ``chunk * _DAY_CHUNK ..`` in one go (a coarse request reads runs of
+        days): :meth:`_one_day`'s float operations, in its order, in one loop.
+        """
         p = self.params
         ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = (
             self._day_consts.get(market) or self._day_constants(market)
         )
+        exp, log, sqrt, cos, tanh = math.exp, math.log, math.sqrt, math.cos, math.tanh
+        rv = p.range_variance
+        gain_abs = p.volume_abs_return
+        vn = p.volume_noise
+        vvar = p.volume_variance
+        half_tilt = 0.5 * p.taker_tilt
+        unpack = _WORDS6.unpack
+        block_days = p.block_days
+        d0 = chunk * _DAY_CHUNK
+        out = []
+        append = out.append
+        blk_index = None
+        for day_index in range(d0, d0 + _DAY_CHUNK):
+            b, off = divmod(day_index, block_days)
+            if b != blk_index:
+                blk_index = b
+                blk = self._block(market, b)
+                xs = blk.xs
+                bvs = blk.vs
+                cum = blk.cum
+                activity = blk.activity
+                bjumps = blk.jumps
+            x0 = xs[off]
+            x1 = xs[off + 1]
+            var = bvs[off]
+            u0, u1, u2, u3, u4, _ = unpack(shake_128(prefix + day_index.to_bytes(8, "big", signed=True)).digest(48))
+            o = max(1, round(exp(x0) * ticks))
+            c = max(1, round(exp(x1) * ticks))
+            rvar = var * rv
+            d = x1 - x0
+            top = 0.5 * (x0 + x1 + sqrt(d * d - 2.0 * rvar * log(((u0 >> 12) + 0.5) * _U52)))
+            h = max(o, c, round(exp(top) * ticks))
+            d = -x1 - -x0
+            bottom = 0.5 * (-x0 + -x1 + sqrt(d * d - 2.0 * rvar * log(((u1 >> 12) + 0.5) * _U52)))
+            low = max(1, min(o, c, round(exp(-bottom) * ticks)))
+            first = int(rate * (day_index + cum[off]))
+            trades = int(rate * (day_index + 1 + cum[off + 1])) - first
+            z = sqrt(-2.0 * log(((u2 >> 12) + 0.5) * _U52)) * cos(_TWO_PI * (((u3 >> 12) + 0.5) * _U52))
+            sd = sqrt(var)
+            gain = (1.0 + gain_abs * abs(x1 - x0) / sd) / gain_norm
+            lots = (
+                daily_lots
+                * activity[off]
+                * (sd / sigma0) ** vvar
+                * gain
+                * exp(vn * z - 0.5 * vn2)
+            )
+            lots = max(trades, round(lots)) if trades else 0
+            quote = round(lots * (o + h + low + c) / 4 * scale)
+            share = 0.5 + half_tilt * tanh((x1 - x0) / sd) + 0.04 * ((((u4 >> 12) + 0.5) * _U52) - 0.5)
+            taker = round(lots * share)
+            taker_quote = quote * taker // lots if lots else 0
+            append((o, h, low, c, lots, quote, trades, taker, taker_quote, first - trade_base, var, bjumps[off]))
+        return tuple(out)
+
+    def _one_day(self, market: Market, day_index: int, consts: tuple) -> Node:
+        # The plain formulation's float operations, in its order, with market constants
+        # and the bridge-extreme law inlined (same seed, same bytes).
+        p = self.params
+        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = consts
         blk_index, off = divmod(day_index, p.block_days)
         blk = self._block(market, blk_index)
         xs = blk.xs
         x0 = xs[off]
         x1 = xs[off + 1]
         var = blk.vs[off]
-        u = uniforms(prefix + day_index.to_bytes(8, "big", signed=True), 6)
+        words = _WORDS6.unpack(shake_128(prefix + day_index.to_bytes(8, "big", signed=True)).digest(48))
+        u = [((w >> 12) + 0.5) * _U52 for w in words]
         exp, log, sqrt = math.exp, math.log, math.sqrt
         o = max(1, round(exp(x0) * ticks))
         c = max(1, round(exp(x1) * ticks))
@@ -582,18 +663,27 @@ class StylizedModel:
         return tuple(children)
 
 
+#: days computed together (day() of one day computes its chunk)
+_DAY_CHUNK = 16
+_WORDS6 = _struct(6)
 _LEVEL_BYTES = tuple(bytes((level,)) for level in range(len(BRANCHING)))
 
 
 def _split(total: int, weights: list[int]) -> list[int]:
     """:func:`~mockex.market.split_integer`, with the same result, faster for few parts."""
     wsum = sum(weights)
-    if wsum <= 0 or len(weights) > 8:
+    if wsum <= 0:
         return split_integer(total, weights)
     parts = [total * w // wsum for w in weights]
     rest = total - sum(parts)
     if rest:
         rems = [(total * w) % wsum for w in weights]
+        if rest > 4:
+            # split_integer's order: largest remainder first, ties by position (a
+            # stable sort in reverse keeps equal keys in their original order)
+            for i in sorted(range(len(rems)), key=rems.__getitem__, reverse=True)[:rest]:
+                parts[i] += 1
+            return parts
         for _ in range(rest):
             i = rems.index(max(rems))
             parts[i] += 1
@@ -604,6 +694,8 @@ def _split(total: int, weights: list[int]) -> list[int]:
 def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
     """``total`` split like :func:`split_integer`, no part above its cap (``total <= sum(caps)``)."""
     parts = _split(total, weights)
+    if not any(map(_gt, parts, caps)):
+        return parts
     excess = 0
     for i, (part, cap) in enumerate(zip(parts, caps)):
         if part > cap:

@@ -10,7 +10,7 @@ on every request. Both caches are bounded (oldest entries go first).
 
 from __future__ import annotations
 
-from typing import Callable, Hashable
+from typing import Any, Callable, Hashable
 
 from mockex.intervals import Interval
 from mockex.market import Candle, CandleSource, Market
@@ -23,7 +23,10 @@ class RowCache:
 
     def __init__(self, source: CandleSource, max_rows: int = 400_000, max_blocks: int = 256) -> None:
         self.source = source
-        self._rows: dict[Hashable, bytes] = {}
+        #: rows by (format, market, interval, offset), then by open time: a lookup
+        #: hashes an int, not a nested tuple
+        self._rows: dict[Hashable, dict[int, bytes]] = {}
+        self._row_count = 0
         self._blocks: dict[Hashable, bytes] = {}
         self._max_rows = max_rows
         self._max_blocks = max_blocks
@@ -84,19 +87,17 @@ class RowCache:
         block = self._blocks.get(block_key)
         if block is not None:
             return block
-        rows = self._rows
         base = (fmt_key, market, interval, offset_ms)
-        out: list[bytes] = []
-        missing: list[int] = []
+        rows = self._rows.get(base)
+        if rows is None:
+            rows = self._rows[base] = {}
         opens = list(interval.opens(first_open, count, offset_ms))
-        for i, open_ms in enumerate(opens):
-            row = rows.get((base, open_ms))
-            if row is None:
-                missing.append(i)
-                out.append(b"")
-            else:
-                out.append(row)
+        get = rows.get
+        out: list[Any] = [get(open_ms) for open_ms in opens] if rows else [None] * count
+        # (a candle in a scenario's gap is cached as b"": it does not exist)
+        missing = [i for i, row in enumerate(out) if row is None]
         if missing:
+            before = len(rows)
             # Compute the missing candles in runs of consecutive opens.
             start = 0
             while start < len(missing):
@@ -111,17 +112,17 @@ class RowCache:
                     for j, candle in enumerate(candles):
                         row = fmt(candle)
                         out[first_i + j] = row
-                        rows[(base, candle.open_ms)] = row
+                        rows[candle.open_ms] = row
                 else:
                     # Some candles do not exist (a gap): place the others by open time.
                     made = {candle.open_ms: fmt(candle) for candle in candles}
                     for i in missing[start:end + 1]:
                         row = made.get(opens[i], b"")
                         out[i] = row
-                        rows[(base, opens[i])] = row
+                        rows[opens[i]] = row
                 start = end + 1
-            while len(rows) > self._max_rows:
-                del rows[next(iter(rows))]
+            self._row_count += len(rows) - before
+            self._evict()
         if newest_first:
             out.reverse()
         block = separator.join(out) if all(out) else separator.join(row for row in out if row)
@@ -129,3 +130,15 @@ class RowCache:
         if len(self._blocks) > self._max_blocks:
             del self._blocks[next(iter(self._blocks))]
         return block
+
+    def _evict(self) -> None:
+        """Drop the oldest rows (of the oldest series first) beyond ``max_rows``."""
+        groups = self._rows
+        while self._row_count > self._max_rows:
+            key = next(iter(groups))
+            rows = groups[key]
+            if rows:
+                del rows[next(iter(rows))]
+                self._row_count -= 1
+            if not rows:
+                del groups[key]

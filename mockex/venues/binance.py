@@ -59,12 +59,13 @@ from __future__ import annotations
 import json
 import re
 from urllib.parse import unquote
-from typing import Any, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Mapping, Sequence
 
 from attrs import frozen
 from zope.interface import implementer, provider
 
-from mockex.fmt import fixed
+from mockex.fmt import fixed, fixed_piece
 from mockex.interfaces import (
     BANNED,
     BUSY,
@@ -344,14 +345,52 @@ def spot_places(market: Market) -> Places:
 
 def kline_row(candle: Candle, market: Market, scale: int, places: Places = (PLACES, PLACES, PLACES)) -> bytes:
     """One REST row: 12 fields, times as integers, decimals as strings (8 places on spot)."""
-    p, q = market.price_decimals, market.qty_decimals
+    return kline_formatter(market.price_decimals, market.qty_decimals, scale, places)(candle)
+
+
+@lru_cache(maxsize=256)
+def kline_formatter(
+    price_decimals: int, qty_decimals: int, scale: int, places: Places = (PLACES, PLACES, PLACES)
+) -> Callable[[Candle], bytes]:
+    """
+    :func:`kline_row` for one market's decimals: one ``%`` template per row instead of a
+    :func:`~mockex.fmt.fixed` call per field (same bytes; negative values, which the
+    model never makes, take the plain path).
+    """
+    p, q = price_decimals, qty_decimals
     pp, qp, vp = places
-    return (
-        f'[{candle.open_ms * scale},"{fixed(candle.open, p, pp)}","{fixed(candle.high, p, pp)}",'
-        f'"{fixed(candle.low, p, pp)}","{fixed(candle.close, p, pp)}","{fixed(candle.volume, q, qp)}",'
-        f'{candle.end_ms * scale - 1},"{fixed(candle.quote_volume, QUOTE_DECIMALS, vp)}",{candle.trades},'
-        f'"{fixed(candle.taker_base, q, qp)}","{fixed(candle.taker_quote, QUOTE_DECIMALS, vp)}","0"]'
-    ).encode()
+    pieces = [
+        fixed_piece(f"c[{i}]", p, pp) for i in (2, 3, 4, 5)
+    ] + [fixed_piece("c[6]", q, qp)]
+    quote = fixed_piece("c[7]", QUOTE_DECIMALS, vp)
+    taker = fixed_piece("c[9]", q, qp)
+    taker_quote = fixed_piece("c[10]", QUOTE_DECIMALS, vp)
+    template = (
+        '[%d,"' + '","'.join(t for t, _ in pieces) + '",%d,"' + quote[0] + '",%d,"'
+        + taker[0] + '","' + taker_quote[0] + '","0"]'
+    )
+    args = (
+        f"c[0] * {scale}, " + " ".join(a for _, a in pieces) + f" c[1] * {scale} - 1, "
+        + quote[1] + " c[8], " + taker[1] + " " + taker_quote[1]
+    )
+    source = (
+        "def row(c):\n"
+        "    if c[2] < 0 or c[3] < 0 or c[4] < 0 or c[5] < 0 or c[6] < 0 or c[7] < 0 or c[9] < 0 or c[10] < 0:\n"
+        "        return slow(c)\n"
+        f"    return ({template!r} % ({args})).encode()\n"
+    )
+
+    def slow(c: Candle) -> bytes:
+        return (
+            f'[{c.open_ms * scale},"{fixed(c.open, p, pp)}","{fixed(c.high, p, pp)}",'
+            f'"{fixed(c.low, p, pp)}","{fixed(c.close, p, pp)}","{fixed(c.volume, q, qp)}",'
+            f'{c.end_ms * scale - 1},"{fixed(c.quote_volume, QUOTE_DECIMALS, vp)}",{c.trades},'
+            f'"{fixed(c.taker_base, q, qp)}","{fixed(c.taker_quote, QUOTE_DECIMALS, vp)}","0"]'
+        ).encode()
+
+    namespace: dict[str, Any] = {"slow": slow}
+    exec(source, namespace)
+    return namespace["row"]
 
 
 def kline_event(
@@ -595,7 +634,7 @@ def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
     first, count = window(interval, offset, first_available, now, start, end, limit, market.listed_ms)
     body = context.rows.rows(
         market, interval, offset, first, count, now,
-        (NAME, scale), lambda c: kline_row(c, market, scale),
+        (NAME, scale), kline_formatter(market.price_decimals, market.qty_decimals, scale),
     )
     return _ok(b"[" + body + b"]")
 
