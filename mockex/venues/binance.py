@@ -92,7 +92,7 @@ from mockex.interfaces import (
 )
 from mockex.intervals import CANONICAL, HOUR_MS, MINUTE_MS, Interval
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
-from mockex.venues.common import DEFAULT_MARKETS, QUOTES, split_symbol  # noqa: F401 (re-exported)
+from mockex.venues.common import DEFAULT_MARKETS, QUOTES, reference_market, split_symbol  # noqa: F401 (re-exported)
 from mockex.ratelimit import (
     DAY,
     MINUTE,
@@ -973,16 +973,9 @@ class BinanceSpot:
 
     def market_for(self, symbol: str, price: float) -> Market:
         base, quote = split_symbol(symbol)
-        for market in DEFAULT_MARKETS:
-            if (market.base, market.quote) == (base, quote):
-                return Market.create(
-                    base, quote, price,
-                    price_decimals=market.price_decimals, qty_decimals=market.qty_decimals,
-                    listed_ms=market.listed_ms, daily_volatility=market.daily_volatility,
-                )
         if not _SYMBOL_RE.match(base + quote):
             raise ValueError(f"{symbol!r} is not a Binance symbol")
-        return Market.create(base, quote, price)
+        return reference_market(base, quote, price)
 
     def symbol(self, market: Market) -> str:
         return market.base + market.quote

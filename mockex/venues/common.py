@@ -66,3 +66,18 @@ def split_symbol(text: str) -> tuple[str, str]:
         if upper.endswith(quote) and len(upper) > len(quote):
             return upper[: -len(quote)], quote
     raise ValueError(f"cannot tell the base and quote assets of {text!r}; write it as BASE/QUOTE")
+
+
+def reference_market(base: str, quote: str, price: float) -> Market:
+    """
+    A market at ``price``: with the reference listing's tick and lot sizes, listing date
+    and volatility when it lists ``base/quote``, else with defaults derived from the price.
+    """
+    for market in DEFAULT_MARKETS:
+        if (market.base, market.quote) == (base, quote):
+            return Market.create(
+                base, quote, price,
+                price_decimals=market.price_decimals, qty_decimals=market.qty_decimals,
+                listed_ms=market.listed_ms, daily_volatility=market.daily_volatility,
+            )
+    return Market.create(base, quote, price)

@@ -88,7 +88,7 @@ from mockex.intervals import CANONICAL, Interval
 from mockex.ratelimit import LIMIT, REMAINING, RESET_MS, SECOND, WEIGHT, Limits, RestLimits, RestWindow, WsLimits
 from mockex.market import QUOTE_DECIMALS, Candle, Market
 from mockex.venues.common import DEFAULT_MARKETS as _REFERENCE_MARKETS
-from mockex.venues.common import split_symbol
+from mockex.venues.common import reference_market, split_symbol
 
 NAME = "kucoin_spot"
 JSON = "application/json"
@@ -622,14 +622,7 @@ class KucoinSpot:
         base, quote = split_symbol(symbol)
         if not re.match(r"^[A-Z0-9]{1,20}$", base) or not re.match(r"^[A-Z0-9]{1,20}$", quote):
             raise ValueError(f"{symbol!r} is not a KuCoin symbol")
-        for market in DEFAULT_MARKETS:
-            if (market.base, market.quote) == (base, quote):
-                return Market.create(
-                    base, quote, price,
-                    price_decimals=market.price_decimals, qty_decimals=market.qty_decimals,
-                    listed_ms=market.listed_ms, daily_volatility=market.daily_volatility,
-                )
-        return Market.create(base, quote, price)
+        return reference_market(base, quote, price)
 
     def symbol(self, market: Market) -> str:
         return kucoin_symbol(market)
