@@ -46,6 +46,11 @@ class RestRequest:
     #: shared machinery uses it to find the connection (faults) and for targeting
     connection: int = 0
 
+    def arg(self, name: str) -> str | None:
+        """The first value of query argument ``name``, or None if it was not sent."""
+        values = self.args.get(name)
+        return values[0] if values else None
+
 
 @frozen
 class RestResponse:

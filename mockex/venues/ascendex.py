@@ -178,13 +178,8 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _number(request: RestRequest, name: str) -> int | None:
-    text = _arg(request, name)
+    text = request.arg(name)
     if text is None or text == "":
         return None
     if not _INT_RE.match(text):
@@ -217,10 +212,10 @@ def bar_message(candle: Candle, market: Market, symbol: str, name: str, quote_vo
 
 def barhist(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/pro/v1/barhist``: ``from``/``to``/``n`` per the documented rules."""
-    symbol = _arg(request, "symbol")
+    symbol = request.arg("symbol")
     if not symbol:
         raise missing("symbol")
-    name = _arg(request, "interval")
+    name = request.arg("interval")
     if not name:
         raise missing("interval")
     if name not in INTERVALS:

@@ -231,13 +231,8 @@ SPOT = Category("spot", SPOT_MARKETS, "Not supported symbols", "subscribe")
 LINEAR = Category("linear", LINEAR_MARKETS, "Symbol Is Invalid", "")
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _int(request: RestRequest, name: str, now_ms: int) -> int | None:
-    value = _arg(request, name)
+    value = request.arg(name)
     if value is None or value == "":
         return None
     if not _NUMBER_RE.match(value):
@@ -287,12 +282,12 @@ class BybitRest:
 
     def instruments(self, request: RestRequest, context: IVenueContext) -> RestResponse:
         now = context.now_ms()
-        category = _arg(request, "category")
+        category = request.arg("category")
         if category not in ("spot", "linear", "inverse", "option"):
             raise _error(now, 10001, "Illegal category")
-        symbol = _arg(request, "symbol")
-        status = _arg(request, "status")
-        base_coin = _arg(request, "baseCoin")
+        symbol = request.arg("symbol")
+        status = request.arg("status")
+        base_coin = request.arg("baseCoin")
         limit = _int(request, "limit", now)
         if limit is not None and not 1 <= limit <= 1000:
             raise _error(now, 10001, "params error: limit is invalid")
@@ -348,13 +343,13 @@ class BybitRest:
     def kline(self, request: RestRequest, context: IVenueContext) -> RestResponse:
         now = context.now_ms()
         options = context.options
-        category = _arg(request, "category") or "linear"
+        category = request.arg("category") or "linear"
         if category not in ("spot", "linear", "inverse"):
             raise _error(now, 10001, "Illegal category")
-        symbol = _arg(request, "symbol")
+        symbol = request.arg("symbol")
         if not symbol:
             raise _error(now, 10001, "params error: symbol is required")
-        interval_name = _arg(request, "interval")
+        interval_name = request.arg("interval")
         interval = INTERVALS.get(interval_name or "")
         if interval is None:
             raise _error(now, 10001, "params error: intervalTime is invalid")

@@ -166,13 +166,8 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _int(request: RestRequest, name: str) -> int | None:
-    text = _arg(request, name)
+    text = request.arg(name)
     if text is None:
         return None
     if not _INT_RE.match(text):
@@ -274,10 +269,10 @@ def candle_window(
 
 def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v4/spot/candlesticks``: oldest first, times in seconds."""
-    pair = _arg(request, "currency_pair")
+    pair = request.arg("currency_pair")
     if not pair:
         raise fail("MISSING_REQUIRED_PARAM", "Missing required parameter: currency_pair")
-    interval_name = _arg(request, "interval") or "30m"
+    interval_name = request.arg("interval") or "30m"
     interval = INTERVALS.get(interval_name)
     if interval is None:
         raise fail("INVALID_PARAM_VALUE", f"Invalid interval: {interval_name}")

@@ -197,10 +197,10 @@ def _contract(request: RestRequest, context: IVenueContext, settle: str, name: s
 def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v4/futures/{settle}/candlesticks``: objects, oldest first, seconds."""
     settle = _settle(request)
-    name = gate._arg(request, "contract")
+    name = request.arg("contract")
     if not name:
         raise gate.fail("MISSING_REQUIRED_PARAM", "Missing required parameter: contract")
-    interval_name = gate._arg(request, "interval") or "5m"
+    interval_name = request.arg("interval") or "5m"
     interval = INTERVALS.get(interval_name)
     if interval is None:
         raise gate.fail("INVALID_PARAM_VALUE", f"Invalid interval: {interval_name}")

@@ -171,11 +171,6 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _market(context: IVenueContext, name: str) -> tuple[str, Market]:
     for key, market in context.markets.items():
         if name in (key, altname(market)):
@@ -212,14 +207,14 @@ def ohlc_row(candle: Candle, market: Market) -> bytes:
 
 def ohlc(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /0/public/OHLC``: the most recent 720 at most; ``since`` exclusive, seconds."""
-    name = _arg(request, "pair")
+    name = request.arg("pair")
     if not name:
         raise fail("EGeneral:Invalid arguments")
-    text = _arg(request, "interval") or "1"
+    text = request.arg("interval") or "1"
     if not re.match(r"^[0-9]{1,6}$", text) or int(text) not in INTERVALS:
         raise fail("EGeneral:Invalid arguments")
     interval = INTERVALS[int(text)]
-    since_text = _arg(request, "since")
+    since_text = request.arg("since")
     since = None
     if since_text is not None and since_text != "":
         if not re.match(r"^-?[0-9]{1,18}(\.[0-9]+)?$", since_text):
@@ -267,7 +262,7 @@ FEES_MAKER = [[0, 0.25], [10000, 0.2], [50000, 0.14], [100000, 0.12], [250000, 0
 
 
 def asset_pairs(request: RestRequest, context: IVenueContext) -> RestResponse:
-    wanted = _arg(request, "pair")
+    wanted = request.arg("pair")
     out: dict[str, Any] = {}
     names = wanted.split(",") if wanted else None
     for key, market in context.markets.items():

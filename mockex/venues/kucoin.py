@@ -202,13 +202,8 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _seconds(request: RestRequest, context: IVenueContext, name: str) -> int:
-    text = _arg(request, name)
+    text = request.arg(name)
     if text is None or text == "":
         return 0
     if not _NUMBER_RE.match(text):
@@ -279,8 +274,8 @@ def symbol_entry(symbol: str, market: Market) -> dict[str, Any]:
 
 def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v1/market/candles``: newest first, at most 1500, times in seconds."""
-    symbol = _arg(request, "symbol") or ""
-    type_name = _arg(request, "type") or ""
+    symbol = request.arg("symbol") or ""
+    type_name = request.arg("type") or ""
     start_s = _seconds(request, context, "startAt")
     end_s = _seconds(request, context, "endAt")
     interval = INTERVALS.get(type_name)
@@ -325,7 +320,7 @@ def status(request: RestRequest, context: IVenueContext) -> RestResponse:
 
 def symbols(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v2/symbols`` (and the older ``/api/v1/symbols``), ``market`` filter."""
-    wanted = _arg(request, "market")
+    wanted = request.arg("market")
     entries = []
     for name, market in context.markets.items():
         entry = symbol_entry(name, market)

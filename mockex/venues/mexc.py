@@ -214,13 +214,8 @@ def error_response(kind: str, detail: str = "") -> RestResponse:
     return ERRORS.get(kind, ERRORS[INTERNAL])
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _number(request: RestRequest, name: str) -> int | None:
-    text = _arg(request, name)
+    text = request.arg(name)
     if text is None or text == "":
         return None
     if not _NUMBER_RE.match(text):
@@ -277,8 +272,8 @@ def symbol_entry(symbol: str, market: Market) -> dict[str, Any]:
 
 def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v3/klines``: oldest first, times in ms, ``endTime`` exclusive."""
-    symbol = _arg(request, "symbol") or ""
-    interval = INTERVALS.get(_arg(request, "interval") or "")
+    symbol = request.arg("symbol") or ""
+    interval = INTERVALS.get(request.arg("interval") or "")
     start = _number(request, "startTime")
     end = _number(request, "endTime")
     limit = _number(request, "limit")
@@ -316,8 +311,8 @@ def exchange_info(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v3/exchangeInfo`` (``symbol`` or comma-separated ``symbols``)."""
     markets = context.markets
     wanted: list[str] | None = None
-    one = _arg(request, "symbol")
-    many = _arg(request, "symbols")
+    one = request.arg("symbol")
+    many = request.arg("symbols")
     if one:
         wanted = [one]
     elif many:
@@ -600,7 +595,7 @@ def _contract_ok(data: str) -> RestResponse:
 
 
 def _seconds_arg(request: RestRequest, name: str) -> int | None:
-    text = _arg(request, name)
+    text = request.arg(name)
     if text is None or text == "":
         return None
     if not _NUMBER_RE.match(text):
@@ -655,7 +650,7 @@ def contract_ping(request: RestRequest, context: IVenueContext) -> RestResponse:
 
 def contract_detail(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v1/contract/detail`` (all, or one ``symbol`` as an object)."""
-    wanted = _arg(request, "symbol")
+    wanted = request.arg("symbol")
     if wanted:
         market = context.markets.get(wanted)
         if market is None:
@@ -667,7 +662,7 @@ def contract_detail(request: RestRequest, context: IVenueContext) -> RestRespons
 def contract_kline(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v1/contract/kline/{symbol}``: column arrays, oldest first, seconds."""
     symbol = request.path_args.get("symbol", "")
-    interval = STREAM_INTERVALS.get(_arg(request, "interval") or "Min1")
+    interval = STREAM_INTERVALS.get(request.arg("interval") or "Min1")
     if interval is None:
         raise _contract_fail(600, "Param error!")
     start = _seconds_arg(request, "start")

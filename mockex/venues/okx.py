@@ -224,13 +224,8 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _arg(request: RestRequest, name: str) -> str | None:
-    values = request.args.get(name)
-    return values[0] if values else None
-
-
 def _int(request: RestRequest, name: str) -> int | None:
-    value = _arg(request, name)
+    value = request.arg(name)
     if value is None or value == "":
         return None
     text = value.strip()
@@ -312,15 +307,15 @@ class OkxRest:
         return _ok(f'[{{"ts":"{context.now_ms()}"}}]')
 
     def instruments(self, request: RestRequest, context: IVenueContext) -> RestResponse:
-        inst_type = _arg(request, "instType")
+        inst_type = request.arg("instType")
         if not inst_type:
             raise empty_parameter("instType")
         if inst_type not in ("SPOT", "MARGIN", "SWAP", "FUTURES", "OPTION", "EVENTS"):
             raise parameter_error("instType")
-        if inst_type == "OPTION" and not (_arg(request, "uly") or _arg(request, "instFamily")):
+        if inst_type == "OPTION" and not (request.arg("uly") or request.arg("instFamily")):
             raise _fail(400, "50014", "Parameter uly can not be empty.")
-        inst_id = _arg(request, "instId")
-        family = _arg(request, "instFamily") or _arg(request, "uly")
+        inst_id = request.arg("instId")
+        family = request.arg("instFamily") or request.arg("uly")
         entries = []
         if inst_type == self.inst_type.name:
             for name, market in context.markets.items():
@@ -341,10 +336,10 @@ class OkxRest:
 
     def _candles(self, request: RestRequest, context: IVenueContext, history: bool) -> RestResponse:
         options = context.options
-        inst_id = _arg(request, "instId")
+        inst_id = request.arg("instId")
         if not inst_id:
             raise empty_parameter("instId")
-        bar_name = _arg(request, "bar") or "1m"
+        bar_name = request.arg("bar") or "1m"
         bar = BARS.get(bar_name)
         if bar is None:
             raise parameter_error("bar")
