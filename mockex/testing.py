@@ -27,6 +27,7 @@ apart by IP, and optionally by a header: ``server.set_rate_limits(client_header=
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
@@ -193,6 +194,42 @@ class _AsClient(Resource):
         return self.wrapped.render(request)
 
 
+def _requests_adapter(server: "MemoryServer") -> Any:
+    """A ``requests`` transport adapter that answers through ``server.request``."""
+    from urllib.parse import urlsplit
+
+    import requests
+    from requests.adapters import BaseAdapter
+    from requests.structures import CaseInsensitiveDict
+
+    class Adapter(BaseAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            parts = urlsplit(request.url)
+            body = request.body.encode() if isinstance(request.body, str) else request.body
+            # StubTreq sets Content-Length from the body; a second one is a 400.
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+            answer = server.request(
+                request.method, parts.path + ("?" + parts.query if parts.query else ""), None, headers, body
+            )
+            response = requests.Response()
+            response.status_code = answer.status
+            response.headers = CaseInsensitiveDict(answer.headers)
+            response._content = answer.body
+            response.url = request.url
+            response.request = request
+            try:
+                response.reason = HTTPStatus(answer.status).phrase
+            except ValueError:
+                response.reason = ""
+            response.encoding = "utf-8"
+            return response
+
+        def close(self) -> None:
+            pass
+
+    return Adapter()
+
+
 class MemoryServer:
     """A :class:`MockServer` on a memory reactor, with request and WebSocket helpers."""
 
@@ -336,6 +373,35 @@ class MemoryServer:
             body = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", "application/json")
         return self.request("POST", path, params, headers, body)
+
+    # -- clients ----------------------------------------------------------------------
+
+    #: The base URL in-memory clients are pointed at; nothing resolves it, the
+    #: requests adapter of :meth:`ccxt` answers it.
+    url = "http://mockex.memory"
+    ws_url = "ws://mockex.memory/ws"
+    host = "mockex.memory"
+    port = 80
+
+    def ccxt(self, config: Mapping[str, Any] | None = None) -> Any:
+        """
+        A synchronous ccxt instance of this venue (:func:`mockex.clients.ccxt_exchange`)
+        whose requests are answered in memory and whose clock is the server's: ccxt's
+        own request building, parsing and error mapping, deterministically, with no
+        socket. ccxt's rate limiter is off unless ``config`` turns it on (it would
+        sleep in real time)::
+
+            server = MemoryServer("kucoin_spot")
+            exchange = server.ccxt()
+            exchange.fetch_ohlcv("BTC/USDT", "1m", limit=5)
+        """
+        from mockex.clients import ccxt_exchange
+
+        exchange = ccxt_exchange(self, config={"enableRateLimit": False, **(config or {})})
+        exchange.session.mount(self.url, _requests_adapter(self))
+        exchange.milliseconds = self.now_ms
+        exchange.seconds = lambda: self.now_ms() // 1000
+        return exchange
 
     def set_network_conditions(self, *args: Any, **kwargs: Any) -> None:
         """:meth:`mockex.server.MockServer.set_network_conditions`."""

@@ -101,23 +101,50 @@ class CandleTests(KucoinCase):
                                   endAt=1_710_000_000))
         self.assertEqual([r[0] for r in month], ["1709251200", "1706745600", "1704067200", "1701388800"])
 
-    def test_range_is_half_open(self) -> None:
-        """``startAt`` inclusive (rounded up to a candle), ``endAt`` exclusive."""
+    def test_range_is_inclusive(self) -> None:
+        """Both bounds inclusive: ``startAt`` rounds up to a candle, ``endAt`` down."""
         start = 1_700_000_040
         rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start, endAt=start + 600))
-        self.assertEqual([int(r[0]) for r in rows], list(range(start + 540, start - 1, -60)))
-        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start + 1, endAt=start + 600))
-        self.assertEqual(int(rows[-1][0]), start + 60)
+        self.assertEqual([int(r[0]) for r in rows], list(range(start + 600, start - 1, -60)))
+        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start + 1, endAt=start + 659))
+        self.assertEqual([int(rows[0][0]), int(rows[-1][0])], [start + 600, start + 60])
+        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start, endAt=start))
+        self.assertEqual([int(r[0]) for r in rows], [start])
 
-    def test_long_range_gives_newest_1500(self) -> None:
+    def test_ccxt_limit_window_at_every_instant(self) -> None:
+        """
+        ccxt's ``fetch_ohlcv(limit=5)`` window (``startAt = (now - 5 min) // 1000``,
+        ``endAt = now // 1000``; it then drops rows before ``now - 5 min``) holds the
+        five newest candles at every millisecond of a candle, the first second included.
+        """
+        server = MemoryServer("kucoin_spot", now_ms=DEFAULT_NOW_MS)
+        server.server.set_rate_limits(enabled=False)  # one client, many requests, frozen clock
+        for phase in (0, 1, 500, 999, 1000, 30_000, 59_999):
+            server.advance_to(DEFAULT_NOW_MS + 60_000 + phase)
+            now = server.now_ms()
+            rows = self.rows(candles(server, symbol="BTC-USDT", type="1min",
+                                     startAt=(now - 300_000) // 1000, endAt=now // 1000))
+            kept = [int(r[0]) * 1000 for r in rows if int(r[0]) * 1000 >= now - 300_000]
+            live = now // 60_000 * 60_000
+            self.assertEqual(kept[:5], [live - i * 60_000 for i in range(5)], phase)
+
+    def test_long_range_from_start_gives_first_1500(self) -> None:
         start = 1_700_000_040
         rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start,
                                  endAt=start + 2000 * 60))
         self.assertEqual(len(rows), 1500)
-        self.assertEqual(int(rows[0][0]), start + 1999 * 60)
+        self.assertEqual([int(rows[0][0]), int(rows[-1][0])], [start + 1499 * 60, start])
+        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start))
+        self.assertEqual([int(rows[0][0]), int(rows[-1][0])], [start + 1499 * 60, start])
+
+    def test_long_range_without_start_gives_newest_1500(self) -> None:
+        end = 1_700_000_040
+        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", endAt=end))
+        self.assertEqual(len(rows), 1500)
+        self.assertEqual([int(rows[0][0]), int(rows[-1][0])], [end, end - 1499 * 60])
 
     def test_pages_join(self) -> None:
-        """ccxt's paging (``endAt = startAt + 1500 candles``): pages meet exactly."""
+        """ccxt's ``since`` paging (``endAt = startAt + 1500 candles``): pages meet exactly."""
         start = 1_690_000_020
         first = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start, endAt=start + 90_000))
         second = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=start + 90_000,
@@ -127,6 +154,7 @@ class CandleTests(KucoinCase):
         self.assertEqual(len(stamps), 3000)
         self.assertEqual(len(set(stamps)), 3000)
         self.assertEqual({b - a for a, b in zip(stamps, stamps[1:])}, {60})
+        self.assertEqual(stamps[0], start)
 
     def test_end_only_and_start_only(self) -> None:
         rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1hour", endAt=1_700_000_000))
@@ -147,14 +175,14 @@ class CandleTests(KucoinCase):
                                            startAt=1_700_000_000_000)), [])
 
     def test_first_candle(self) -> None:
-        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=1, endAt=1_502_942_400 + 180))
+        rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=1, endAt=1_502_942_400 + 179))
         self.assertEqual([r[0] for r in rows], ["1502942520", "1502942460", "1502942400"])
 
     def test_hour_is_its_minutes(self) -> None:
-        hour = self.rows(candles(shared(), symbol="BTC-USDT", type="1hour", startAt=1_700_002_800,
-                                 endAt=1_700_006_400))[0]
+        [hour] = self.rows(candles(shared(), symbol="BTC-USDT", type="1hour", startAt=1_700_002_800,
+                                   endAt=1_700_002_800))
         minutes = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=1_700_002_800,
-                                    endAt=1_700_006_400))[::-1]
+                                    endAt=1_700_006_340))[::-1]
         self.assertEqual(len(minutes), 60)
         self.assertEqual(hour[1], minutes[0][1])
         self.assertEqual(hour[2], minutes[-1][2])
@@ -167,8 +195,8 @@ class CandleTests(KucoinCase):
         binance = MemoryServer("binance_spot", now_ms=NOW_MS)
         row = binance.get("/api/v3/klines", symbol="BTCUSDT", interval="1h", startTime=1_700_002_800_000,
                           limit=1).json()[0]
-        mine = self.rows(candles(shared(), symbol="BTC-USDT", type="1hour", startAt=1_700_002_800,
-                                 endAt=1_700_006_400))[0]
+        [mine] = self.rows(candles(shared(), symbol="BTC-USDT", type="1hour", startAt=1_700_002_800,
+                                   endAt=1_700_002_800))
         self.assertEqual([Decimal(x) for x in (row[1], row[4], row[2], row[3], row[5])],
                          [Decimal(x) for x in mine[1:6]])
 
@@ -183,11 +211,12 @@ class CandleTests(KucoinCase):
             self.error(candles(shared(), symbol=bad, type="1min"), UNKNOWN_PAIR)
         self.error(candles(shared(), type="1min"), UNKNOWN_PAIR)
 
-    def test_bad_times(self) -> None:
-        self.error(candles(shared(), symbol="BTC-USDT", type="1min", startAt="abc"),
-                   {"msg": "startAt invalid", "code": "400100"})
-        self.error(candles(shared(), symbol="BTC-USDT", type="1min", endAt="-5"),
-                   {"msg": "endAt invalid", "code": "400100"})
+    def test_unparsable_times_count_as_absent(self) -> None:
+        """kucoin-python-sdk #47: ``startAt=endAt=1609459200.0`` got the newest 1500 candles."""
+        newest = self.rows(candles(shared(), symbol="BTC-USDT", type="1min"))
+        for bad in ("1609459200.0", "abc", "-5", "1" * 20):
+            rows = self.rows(candles(shared(), symbol="BTC-USDT", type="1min", startAt=bad, endAt=bad))
+            self.assertEqual(rows, newest, bad)
 
     def test_error_status_switch(self) -> None:
         server = MemoryServer("kucoin_spot", now_ms=NOW_MS, options={"kucoin_error_status": "200"})

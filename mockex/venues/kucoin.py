@@ -28,8 +28,17 @@ Sources:
 Unverified choices (see docs/venues/kucoin_spot.md), switchable through ``options``:
 
 * Business errors are HTTP 400 (``kucoin_error_status=200`` answers them with 200).
-* ``endAt`` is exclusive and a range longer than 1500 candles yields its newest 1500
-  (so ccxt's ``endAt = startAt + 1500 candles`` pages have no gap and no overlap).
+* ``endAt`` is inclusive. ccxt's ``fetch_ohlcv(limit=n)`` asks for ``startAt = (now -
+  n candles) // 1000``, ``endAt = now // 1000`` and keeps the rows from ``now - n
+  candles`` on: it gets its ``n`` candles at every instant only if ``endAt`` is
+  inclusive (an exclusive ``endAt`` loses the live candle during the first second of
+  each candle).
+* A range longer than 1500 candles yields its first 1500 when ``startAt`` is given (so
+  ccxt's ``since`` pages, ``endAt = startAt + 1500 candles``, start at ``since`` and
+  meet exactly) and the newest 1500 before ``endAt`` otherwise.
+* A ``startAt``/``endAt`` that is not a whole non-negative number of seconds counts as
+  absent: kucoin-python-sdk #47 captured ``startAt=endAt=1609459200.0`` answered with
+  the newest 1500 candles, not an error.
 * Error texts other than the two captured ones, and the WebSocket error ``data``
   texts, are mockex's.
 * A connection silent for ``pingInterval + pingTimeout`` (28 s) is dropped.
@@ -202,12 +211,12 @@ ERRORS: dict[str, RestResponse] = {
 }
 
 
-def _seconds(request: RestRequest, context: IVenueContext, name: str) -> int:
+def _seconds(request: RestRequest, name: str) -> int:
     text = request.arg(name)
     if text is None or text == "":
         return 0
     if not _NUMBER_RE.match(text):
-        raise _error(context, "400100", f"{name} invalid")
+        return 0  # not a whole number of seconds: absent (kucoin-python-sdk #47)
     return int(text)
 
 
@@ -276,8 +285,8 @@ def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``GET /api/v1/market/candles``: newest first, at most 1500, times in seconds."""
     symbol = request.arg("symbol") or ""
     type_name = request.arg("type") or ""
-    start_s = _seconds(request, context, "startAt")
-    end_s = _seconds(request, context, "endAt")
+    start_s = _seconds(request, "startAt")
+    end_s = _seconds(request, "endAt")
     interval = INTERVALS.get(type_name)
     if interval is None:
         raise _error(context, "400100", "This type of Candlestick is currently not provided.")
@@ -290,14 +299,15 @@ def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
     first_available = context.source.first_open(market, interval)
     last = interval.floor(now)
     if end_s:
-        # endAt is exclusive: the last candle opens before it.
-        last = min(last, interval.floor(end_s * 1000 - 1))
+        # endAt is inclusive: a candle opening at endAt is in (see the module docstring).
+        last = min(last, interval.floor(end_s * 1000))
     first = max(first_available, interval.ceil(start_s * 1000))
     if last < first:
         return _ok("[]")
     count = interval.count_between(first, last)
     if count > MAX_ROWS:
-        first = interval.shift(last, -(MAX_ROWS - 1))
+        if not start_s:
+            first = interval.shift(last, -(MAX_ROWS - 1))
         count = MAX_ROWS
     body = context.rows.rows(
         market, interval, 0, first, count, now, (NAME,), lambda c: candle_row(c, market),
