@@ -1,18 +1,17 @@
 """
 End to end over loopback for the venues of issue 7's second half (MEXC spot and
 perpetual, KuCoin and Gate perpetuals): unmodified ccxt and ccxt.pro against a started
-server, only base URLs changed. The harness is ``test_e2e_venues2``'s.
+server, only base URLs changed. The harness is :mod:`mockex.test.e2e`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import SkipTest
 
-from mockex.test.test_e2e_venues2 import MINUTE, VenueE2E, _contiguous, ccxt
+from mockex.test.e2e import MINUTE, VenueE2E, ccxt, contiguous, pages
 
 try:
     import google.protobuf  # noqa: F401  (ccxt.pro decodes MEXC's pushes with it)
@@ -43,12 +42,7 @@ class MexcSpotE2E(VenueE2E):
             since = ex.milliseconds() - 1_400 * MINUTE
             since -= since % MINUTE
             paged = ex.fetch_ohlcv("BTC/USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 3})
-            manual: list[list[float]] = []
-            start = since - 2_000 * MINUTE
-            for _ in range(3):
-                page = ex.fetch_ohlcv("ETH/USDT", "1m", since=start)
-                manual.extend(page)
-                start = page[-1][0] + MINUTE
+            manual = pages(ex, "ETH/USDT", since - 2_000 * MINUTE, 3)
             latest = ex.fetch_ohlcv("BTC/USDT", "1h", limit=5)
             return len(ex.markets), server_time, paged, manual, latest
 
@@ -56,50 +50,27 @@ class MexcSpotE2E(VenueE2E):
         self.assertEqual(count, 7)
         self.assertGreater(server_time, 1_700_000_000_000)
         self.assertGreaterEqual(len(paged), 1_400)
-        _contiguous(self, paged, MINUTE)
+        contiguous(self, paged, MINUTE)
         self.assertEqual(len(manual), 1500)
-        _contiguous(self, manual, MINUTE)
+        contiguous(self, manual, MINUTE)
         self.assertEqual(len(latest), 5)
-        _contiguous(self, latest, 60 * MINUTE)
+        contiguous(self, latest, 60 * MINUTE)
 
     @inlineCallbacks
     def test_errors(self) -> Any:
-        def attempt() -> list[type]:
-            ex = self.point(ccxt.mexc())
-            raised = []
-            for call in (lambda: ex.spotPublicGetKlines({"symbol": "NOPEUSDT", "interval": "1m"}),
-                         lambda: ex.spotPublicGetKlines({"symbol": "BTCUSDT", "interval": "1h"}),
-                         lambda: ex.spotPublicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": "x"})):
-                try:
-                    call()
-                except Exception as e:  # noqa: BLE001 - the class is the assertion
-                    raised.append(type(e))
-            return raised
-
-        raised = yield self.in_thread(attempt)
+        raised = yield self.errors(ccxt.mexc, [
+            lambda ex: ex.spotPublicGetKlines({"symbol": "NOPEUSDT", "interval": "1m"}),
+            lambda ex: ex.spotPublicGetKlines({"symbol": "BTCUSDT", "interval": "1h"}),
+            lambda ex: ex.spotPublicGetKlines({"symbol": "BTCUSDT", "interval": "1m", "limit": "x"}),
+        ])
         # -1121 is BadSymbol in ccxt's table, for "Invalid interval." too (the captured answer).
         self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadSymbol, ccxt.BadRequest])
 
-    @inlineCallbacks
     def test_watch_ohlcv(self) -> Any:
         """ccxt.pro: SUBSCRIPTION of the protobuf channel, binary pushes decoded by ccxt, unwatch."""
         if google is None:
             raise SkipTest("ccxt.pro needs protobuf to decode MEXC's pushes (pip install protobuf)")
-
-        async def watch() -> tuple[list[list[float]], list[list[float]]]:
-            ex = self.point(ccxt.pro.mexc())
-            try:
-                first = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
-                second = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT", "1m"), 15)
-                await asyncio.wait_for(ex.un_watch_ohlcv("BTC/USDT", "1m"), 15)
-                return first, second
-            finally:
-                await ex.close()
-
-        first, second = yield self.in_loop(watch)
-        live = second[-1]
-        self.assertEqual(live[0] % MINUTE, 0)
-        self.assertGreater(live[4], 0)
+        return self.watch_live(ccxt.pro.mexc, "BTC/USDT", unwatch=True)
 
 
 class KucoinPerpetualE2E(VenueE2E):
@@ -129,12 +100,7 @@ class KucoinPerpetualE2E(VenueE2E):
             since -= since % MINUTE
             paged = ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 3})
             assert paged == [], "ccxt's contract paginate has been fixed: test it here"
-            manual: list[list[float]] = []
-            start = since - 1_000 * MINUTE
-            for _ in range(3):
-                page = ex.fetch_ohlcv("ETH/USDT:USDT", "1m", since=start)
-                manual.extend(page)
-                start = page[-1][0] + MINUTE
+            manual = pages(ex, "ETH/USDT:USDT", since - 1_000 * MINUTE, 3)
             latest = ex.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=5)
             return sorted(ex.markets), server_time, paged, manual, latest
 
@@ -143,43 +109,21 @@ class KucoinPerpetualE2E(VenueE2E):
         self.assertEqual(len(markets), 6)
         self.assertGreater(server_time, 1_700_000_000_000)
         self.assertEqual(len(manual), 600)
-        _contiguous(self, manual, MINUTE)
+        contiguous(self, manual, MINUTE)
         self.assertEqual(len(latest), 5)
 
     @inlineCallbacks
     def test_errors(self) -> Any:
-        def attempt() -> list[type]:
-            ex = self.point(ccxt.kucoinfutures())
-            raised = []
-            for call in (lambda: ex.futuresPublicGetKlineQuery({"symbol": "NOPEUSDTM", "granularity": 1}),
-                         lambda: ex.futuresPublicGetKlineQuery({"symbol": "XBTUSDTM", "granularity": 3})):
-                try:
-                    call()
-                except Exception as e:  # noqa: BLE001 - the class is the assertion
-                    raised.append(type(e))
-            return raised
-
-        raised = yield self.in_thread(attempt)
+        raised = yield self.errors(ccxt.kucoinfutures, [
+            lambda ex: ex.futuresPublicGetKlineQuery({"symbol": "NOPEUSDTM", "granularity": 1}),
+            lambda ex: ex.futuresPublicGetKlineQuery({"symbol": "XBTUSDTM", "granularity": 3}),
+        ])
         self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadRequest])
 
     @inlineCallbacks
     def test_watch_ohlcv(self) -> Any:
         """ccxt.pro: the futures bullet-public, welcome, subscribe/ack, pushes, unwatch."""
-
-        async def watch() -> list[list[float]]:
-            ex = self.point(ccxt.pro.kucoinfutures())
-            try:
-                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                second = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                await asyncio.wait_for(ex.un_watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                return second
-            finally:
-                await ex.close()
-
-        second = yield self.in_loop(watch)
-        live = second[-1]
-        self.assertEqual(live[0] % MINUTE, 0)
-        self.assertGreater(live[4], 0)
+        live = yield self.watch_live(ccxt.pro.kucoinfutures, "BTC/USDT:USDT", unwatch=True)
         self.assertGreaterEqual(live[5], 0)
 
 
@@ -210,12 +154,7 @@ class GatePerpetualE2E(VenueE2E):
             since = ex.milliseconds() - 1_800 * MINUTE
             since -= since % MINUTE
             paged = ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 2})
-            manual: list[list[float]] = []
-            start = since - 3_000 * MINUTE
-            for _ in range(2):
-                page = ex.fetch_ohlcv("ETH/USDT:USDT", "1m", since=start)
-                manual.extend(page)
-                start = page[-1][0] + MINUTE
+            manual = pages(ex, "ETH/USDT:USDT", since - 3_000 * MINUTE, 2)
             latest = ex.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=5)
             return sorted(ex.markets), server_time, paged, manual, latest
 
@@ -225,44 +164,24 @@ class GatePerpetualE2E(VenueE2E):
         self.assertGreater(server_time, 1_700_000_000_000)
         # two windows of 1000 from a minute-aligned since (ccxt 4.5 loses a candle at later seams, see gate_io_spot.md)
         self.assertGreaterEqual(len(paged), 1_800)
-        _contiguous(self, paged, MINUTE)
+        contiguous(self, paged, MINUTE)
         self.assertEqual(len(manual), 3998)
-        _contiguous(self, manual, MINUTE)
+        contiguous(self, manual, MINUTE)
         self.assertEqual(len(latest), 5)
         self.assertGreater(latest[-1][5], 0)
 
     @inlineCallbacks
     def test_errors(self) -> Any:
-        def attempt() -> list[type]:
-            ex = self.point(ccxt.gate())
-            raised = []
-            for call in (lambda: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt", "contract": "NOPE_USDT"}),
-                         lambda: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt", "contract": "BTC_USDT",
-                                                                        "interval": "2m"}),
-                         lambda: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt"})):
-                try:
-                    call()
-                except Exception as e:  # noqa: BLE001 - the class is the assertion
-                    raised.append(type(e))
-            return raised
-
-        raised = yield self.in_thread(attempt)
+        raised = yield self.errors(ccxt.gate, [
+            lambda ex: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt", "contract": "NOPE_USDT"}),
+            lambda ex: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt", "contract": "BTC_USDT",
+                                                              "interval": "2m"}),
+            lambda ex: ex.publicFuturesGetSettleCandlesticks({"settle": "usdt"}),
+        ])
         self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadRequest, ccxt.ArgumentsRequired])
 
-    @inlineCallbacks
     def test_watch_ohlcv(self) -> Any:
-        async def watch() -> list[list[float]]:
-            ex = self.point(ccxt.pro.gate())
-            try:
-                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                return await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-            finally:
-                await ex.close()
-
-        second = yield self.in_loop(watch)
-        live = second[-1]
-        self.assertEqual(live[0] % MINUTE, 0)
-        self.assertGreater(live[4], 0)
+        return self.watch_live(ccxt.pro.gate, "BTC/USDT:USDT")
 
 
 class MexcPerpetualE2E(VenueE2E):
@@ -289,12 +208,7 @@ class MexcPerpetualE2E(VenueE2E):
             since = ex.milliseconds() - 3_000 * MINUTE
             since -= since % MINUTE
             paged = ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since=since, params={"paginate": True, "paginationCalls": 2})
-            manual: list[list[float]] = []
-            start = since - 3_000 * MINUTE
-            for _ in range(2):
-                page = ex.fetch_ohlcv("ETH/USDT:USDT", "1m", since=start, params={"until": start + 1_999 * MINUTE})
-                manual.extend(page)
-                start = page[-1][0] + MINUTE
+            manual = pages(ex, "ETH/USDT:USDT", since - 3_000 * MINUTE, 2, until_after=1_999 * MINUTE)
             latest = ex.fetch_ohlcv("BTC/USDT:USDT", "1h", limit=5)
             return sorted(ex.markets), server_time, paged, manual, latest
 
@@ -303,40 +217,18 @@ class MexcPerpetualE2E(VenueE2E):
         self.assertIn("BTC/USDT:USDT", markets)
         self.assertGreater(server_time, 1_700_000_000_000)
         self.assertGreaterEqual(len(paged), 3_000)
-        _contiguous(self, paged, MINUTE)
+        contiguous(self, paged, MINUTE)
         self.assertEqual(len(manual), 4000)
-        _contiguous(self, manual, MINUTE)
+        contiguous(self, manual, MINUTE)
         self.assertEqual(len(latest), 5)
 
     @inlineCallbacks
     def test_errors(self) -> Any:
-        def attempt() -> list[type]:
-            ex = self.point(ccxt.mexc())
-            raised = []
-            for call in (lambda: ex.contractPublicGetKlineSymbol({"symbol": "NOPE_USDT"}),
-                         lambda: ex.contractPublicGetKlineSymbol({"symbol": "BTC_USDT", "interval": "1m"})):
-                try:
-                    call()
-                except Exception as e:  # noqa: BLE001 - the class is the assertion
-                    raised.append(type(e))
-            return raised
-
-        raised = yield self.in_thread(attempt)
+        raised = yield self.errors(ccxt.mexc, [
+            lambda ex: ex.contractPublicGetKlineSymbol({"symbol": "NOPE_USDT"}),
+            lambda ex: ex.contractPublicGetKlineSymbol({"symbol": "BTC_USDT", "interval": "1m"}),
+        ])
         self.assertEqual(raised, [ccxt.BadSymbol, ccxt.BadRequest])
 
-    @inlineCallbacks
     def test_watch_ohlcv(self) -> Any:
-        async def watch() -> list[list[float]]:
-            ex = self.point(ccxt.pro.mexc())
-            try:
-                await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                second = await asyncio.wait_for(ex.watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                await asyncio.wait_for(ex.un_watch_ohlcv("BTC/USDT:USDT", "1m"), 15)
-                return second
-            finally:
-                await ex.close()
-
-        second = yield self.in_loop(watch)
-        live = second[-1]
-        self.assertEqual(live[0] % MINUTE, 0)
-        self.assertGreater(live[4], 0)
+        return self.watch_live(ccxt.pro.mexc, "BTC/USDT:USDT", unwatch=True)
