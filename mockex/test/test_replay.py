@@ -300,13 +300,13 @@ class RecordRoundTripTests(SynchronousTestCase):
 
     def test_stream_messages_recorded(self) -> None:
         recorder = KlineRecorder(tempfile.mkdtemp())
-        event = {"e": "kline", "s": "BTCUSDT", "k": {"t": 60000, "T": 119999, "s": "BTCUSDT", "i": "1m",
+        event = {"e": "kline", "s": "BTCUSDT", "k": {"t": NOW, "T": NOW + 59999, "s": "BTCUSDT", "i": "1m",
                  "o": "1.00", "h": "2.00", "l": "0.50", "c": "1.50", "v": "3", "n": 2, "x": True,
                  "q": "4", "V": "1", "Q": "1.2"}}
         self.assertTrue(recorder.stream_message(json.dumps({"stream": "btcusdt@kline_1m", "data": event}).encode()))
         self.assertFalse(recorder.stream_message(json.dumps(event).encode()))  # de-duplicated
         event["k"]["x"] = False
-        event["k"]["t"] = 120000
+        event["k"]["t"] = NOW + 60000
         self.assertFalse(recorder.stream_message(json.dumps(event).encode()))  # not closed
         event["k"].update(x=True, s="../../evil")
         event["s"] = "../../evil"
