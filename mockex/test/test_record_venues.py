@@ -43,13 +43,15 @@ class RestCase:
 @frozen
 class StreamCase:
     venue: str
-    path: str
+    #: the WebSocket path, or how to get it from the upstream (a token handshake)
+    path: str | Callable[[MemoryServer], str]
     #: messages to send once connected (subscriptions)
     subscribe: Sequence[Any]
     #: a REST request for the same series (to compare the recorded rows with)
     rest: Callable[[int, int], Request]
     file: str
-
+    #: a client keep-alive message sent every 10 s, for venues that want one
+    ping: bytes | None = None
 
 
 def okx(inst: str) -> Callable[[int, int], Request]:
@@ -70,6 +72,30 @@ def binance(path: str) -> Callable[[int, int], Request]:
                                              ("endTime", str(end)), ("limit", "1000")], b"")
 
 
+def kucoin_spot(start: int, end: int) -> Request:
+    # startAt/endAt in seconds, endAt inclusive (the venue module's docstring)
+    return ("GET", "/api/v1/market/candles", [("symbol", "BTC-USDT"), ("type", "1min"),
+                                              ("startAt", str(start // 1000)), ("endAt", str(end // 1000))], b"")
+
+
+def kucoin_perpetual(start: int, end: int) -> Request:
+    # from/to in ms, to exclusive
+    return ("GET", "/api/v1/kline/query", [("symbol", "XBTUSDTM"), ("granularity", "1"),
+                                           ("from", str(start)), ("to", str(end + 1))], b"")
+
+
+def kucoin_token(server: MemoryServer) -> str:
+    token = server.request("POST", "/api/v1/bullet-public").json()["data"]["token"]
+    return "/?" + urlencode({"token": token, "connectId": "r1"})
+
+
+KUCOIN_PING = b'{"id":"p","type":"ping"}'
+
+
+def kucoin_subscribe(topic: str) -> dict[str, Any]:
+    return {"id": "1", "type": "subscribe", "topic": topic, "privateChannel": False, "response": True}
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -77,6 +103,8 @@ REST_CASES = [
     RestCase("okx_perpetual", "BTC-USDT-SWAP", "BTC-USDT-SWAP-1m.csv", okx("BTC-USDT-SWAP")),
     RestCase("bybit_spot", "BTCUSDT", "BTCUSDT-1m.csv", bybit("spot")),
     RestCase("bybit_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", bybit("linear")),
+    RestCase("kucoin_spot", "BTC-USDT", "BTC-USDT-1m.csv", kucoin_spot),
+    RestCase("kucoin_perpetual", "XBTUSDTM", "XBTUSDTM-1m.csv", kucoin_perpetual),
 ]
 
 STREAM_CASES = [
@@ -93,6 +121,10 @@ STREAM_CASES = [
                bybit("spot"), "BTCUSDT-1m.csv"),
     StreamCase("bybit_perpetual", "/v5/public/linear", [{"op": "subscribe", "args": ["kline.1.BTCUSDT"]}],
                bybit("linear"), "BTCUSDT-1m.csv"),
+    StreamCase("kucoin_spot", kucoin_token, [kucoin_subscribe("/market/candles:BTC-USDT_1min")], kucoin_spot,
+               "BTC-USDT-1m.csv", KUCOIN_PING),
+    StreamCase("kucoin_perpetual", kucoin_token, [kucoin_subscribe("/contractMarket/limitCandle:XBTUSDTM_1min")],
+               kucoin_perpetual, "XBTUSDTM-1m.csv", KUCOIN_PING),
 ]
 
 
@@ -147,10 +179,13 @@ class StreamRecordTests(SynchronousTestCase):
         upstream = MemoryServer(case.venue, now_ms=NOW + 5_000)
         directory, rest_directory = tempfile.mkdtemp(), tempfile.mkdtemp()
         recorder = KlineRecorder(directory, venue)
-        ws = upstream.connect(case.path)
+        ws = upstream.connect(case.path if isinstance(case.path, str) else case.path(upstream))
         for message in case.subscribe:
             ws.sendMessage(message if isinstance(message, bytes) else json.dumps(message).encode())
-        upstream.advance(200, step=1.0)
+        for second in range(200):
+            if case.ping is not None and second % 10 == 0:
+                ws.sendMessage(case.ping)
+            upstream.advance(1.0, step=1.0)
         for payload, binary in ws.take_raw():
             recorder.stream_message(payload, binary)
         lines = _lines(directory, case.file)
