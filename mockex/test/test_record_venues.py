@@ -96,6 +96,16 @@ def kucoin_subscribe(topic: str) -> dict[str, Any]:
     return {"id": "1", "type": "subscribe", "topic": topic, "privateChannel": False, "response": True}
 
 
+def gate(path: str, name: str) -> Callable[[int, int], Request]:
+    # from/to in seconds, both inclusive (the venue module's docstring)
+    return lambda start, end: ("GET", path, [(name, "BTC_USDT"), ("interval", "1m"), ("from", str(start // 1000)),
+                                             ("to", str(end // 1000))], b"")
+
+
+def gate_subscribe(channel: str) -> dict[str, Any]:
+    return {"time": 1, "id": 5, "channel": channel, "event": "subscribe", "payload": ["1m", "BTC_USDT"]}
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -105,6 +115,9 @@ REST_CASES = [
     RestCase("bybit_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", bybit("linear")),
     RestCase("kucoin_spot", "BTC-USDT", "BTC-USDT-1m.csv", kucoin_spot),
     RestCase("kucoin_perpetual", "XBTUSDTM", "XBTUSDTM-1m.csv", kucoin_perpetual),
+    RestCase("gate_io_spot", "BTC_USDT", "BTC_USDT-1m.csv", gate("/api/v4/spot/candlesticks", "currency_pair")),
+    RestCase("gate_io_perpetual", "BTC_USDT", "BTC_USDT-1m.csv",
+             gate("/api/v4/futures/usdt/candlesticks", "contract")),
 ]
 
 STREAM_CASES = [
@@ -125,6 +138,10 @@ STREAM_CASES = [
                "BTC-USDT-1m.csv", KUCOIN_PING),
     StreamCase("kucoin_perpetual", kucoin_token, [kucoin_subscribe("/contractMarket/limitCandle:XBTUSDTM_1min")],
                kucoin_perpetual, "XBTUSDTM-1m.csv", KUCOIN_PING),
+    StreamCase("gate_io_spot", "/ws/v4/", [gate_subscribe("spot.candlesticks")],
+               gate("/api/v4/spot/candlesticks", "currency_pair"), "BTC_USDT-1m.csv"),
+    StreamCase("gate_io_perpetual", "/v4/ws/usdt", [gate_subscribe("futures.candlesticks")],
+               gate("/api/v4/futures/usdt/candlesticks", "contract"), "BTC_USDT-1m.csv"),
 ]
 
 
