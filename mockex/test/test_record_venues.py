@@ -52,6 +52,9 @@ class StreamCase:
     file: str
     #: a client keep-alive message sent every 10 s, for venues that want one
     ping: bytes | None = None
+    options: Mapping[str, str] | None = None
+    #: the test's name (default: the venue's)
+    label: str = ""
 
 
 def okx(inst: str) -> Callable[[int, int], Request]:
@@ -106,6 +109,18 @@ def gate_subscribe(channel: str) -> dict[str, Any]:
     return {"time": 1, "id": 5, "channel": channel, "event": "subscribe", "payload": ["1m", "BTC_USDT"]}
 
 
+def mexc_spot(start: int, end: int) -> Request:
+    # startTime inclusive, endTime exclusive (the venue module's docstring)
+    return ("GET", "/api/v3/klines", [("symbol", "BTCUSDT"), ("interval", "1m"), ("startTime", str(start)),
+                                      ("endTime", str(end + 1)), ("limit", "500")], b"")
+
+
+def mexc_perpetual(start: int, end: int) -> Request:
+    # start/end in seconds, end inclusive
+    return ("GET", "/api/v1/contract/kline/BTC_USDT", [("interval", "Min1"), ("start", str(start // 1000)),
+                                                       ("end", str(end // 1000))], b"")
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -118,6 +133,8 @@ REST_CASES = [
     RestCase("gate_io_spot", "BTC_USDT", "BTC_USDT-1m.csv", gate("/api/v4/spot/candlesticks", "currency_pair")),
     RestCase("gate_io_perpetual", "BTC_USDT", "BTC_USDT-1m.csv",
              gate("/api/v4/futures/usdt/candlesticks", "contract")),
+    RestCase("mexc_spot", "BTCUSDT", "BTCUSDT-1m.csv", mexc_spot),
+    RestCase("mexc_perpetual", "BTC_USDT", "BTC_USDT-1m.csv", mexc_perpetual),
 ]
 
 STREAM_CASES = [
@@ -142,6 +159,13 @@ STREAM_CASES = [
                gate("/api/v4/spot/candlesticks", "currency_pair"), "BTC_USDT-1m.csv"),
     StreamCase("gate_io_perpetual", "/v4/ws/usdt", [gate_subscribe("futures.candlesticks")],
                gate("/api/v4/futures/usdt/candlesticks", "contract"), "BTC_USDT-1m.csv"),
+    StreamCase("mexc_spot", "/ws", [{"method": "SUBSCRIPTION", "params": ["spot@public.kline.v3.api.pb@BTCUSDT@Min1"]}],
+               mexc_spot, "BTCUSDT-1m.csv", b'{"method":"PING"}'),
+    StreamCase("mexc_spot", "/ws", [{"method": "SUBSCRIPTION", "params": ["spot@public.kline.v3.api@BTCUSDT@Min1"]}],
+               mexc_spot, "BTCUSDT-1m.csv", b'{"method":"PING"}', {"mexc_json_streams": "served"},
+               "mexc_spot_json"),
+    StreamCase("mexc_perpetual", "/edge", [{"method": "sub.kline", "param": {"symbol": "BTC_USDT", "interval": "Min1"}}],
+               mexc_perpetual, "BTC_USDT-1m.csv", b'{"method":"ping"}'),
 ]
 
 
@@ -193,7 +217,7 @@ class StreamRecordTests(SynchronousTestCase):
 
     def _stream(self, case: StreamCase) -> None:
         venue = find_exchange(case.venue)
-        upstream = MemoryServer(case.venue, now_ms=NOW + 5_000)
+        upstream = MemoryServer(case.venue, now_ms=NOW + 5_000, options=case.options)
         directory, rest_directory = tempfile.mkdtemp(), tempfile.mkdtemp()
         recorder = KlineRecorder(directory, venue)
         ws = upstream.connect(case.path if isinstance(case.path, str) else case.path(upstream))
@@ -228,7 +252,7 @@ def _add_tests() -> None:
     for case in REST_CASES:
         setattr(RestRoundTripTests, f"test_{case.venue}", lambda self, c=case: self._round_trip(c))
     for case in STREAM_CASES:
-        setattr(StreamRecordTests, f"test_{case.venue}", lambda self, c=case: self._stream(c))
+        setattr(StreamRecordTests, f"test_{case.label or case.venue}", lambda self, c=case: self._stream(c))
 
 
 _add_tests()
