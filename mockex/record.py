@@ -25,7 +25,7 @@ candles are closed, de-duplication, files and path safety. The shared rules:
   later open time arrives for the same symbol and interval: its last update before it.
 
 Files are named by the symbol as ``--replay SYMBOL=PATH`` of the same venue takes it
-(``venue.symbol(venue.market_for(s))``, ``/`` written as ``_``) and mockex's canonical
+(``venue.symbol(venue.market_for(s))``, ``/`` and ``@`` written as ``_``) and mockex's canonical
 interval name (``1m``, ``1h``, ``1d``, ``1w``, ``1M``), whatever the venue calls it.
 A venue that does not provide the interface is passed through unrecorded.
 """
@@ -109,7 +109,7 @@ class KlineRecorder:
             replay = str(self.venue.symbol(self.venue.market_for(venue_symbol, 1.0)))
         except Exception:  # noqa: BLE001 - a venue refusing the spelling: keep it as sent
             replay = venue_symbol
-        name = replay.replace("/", "_")
+        name = replay.replace("/", "_").replace("@", "_")
         result = name if _SYMBOL.match(name) else None
         if len(self._names) < 10_000:
             self._names[venue_symbol] = result

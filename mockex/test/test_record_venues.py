@@ -137,6 +137,17 @@ def kraken_cut(body: bytes, newest_ms: int) -> bytes:
     return body if start < 0 else body[:start] + body[end:]
 
 
+def hyperliquid(coin: str) -> Callable[[int, int], Request]:
+    # startTime and endTime inclusive (the venue module's docstring)
+    return lambda start, end: ("POST", "/info", [], json.dumps(
+        {"type": "candleSnapshot", "req": {"coin": coin, "interval": "1m", "startTime": start, "endTime": end}}
+    ).encode())
+
+
+def hyperliquid_subscribe(coin: str) -> dict[str, Any]:
+    return {"method": "subscribe", "subscription": {"type": "candle", "coin": coin, "interval": "1m"}}
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -152,6 +163,8 @@ REST_CASES = [
     RestCase("mexc_spot", "BTCUSDT", "BTCUSDT-1m.csv", mexc_spot),
     RestCase("mexc_perpetual", "BTC_USDT", "BTC_USDT-1m.csv", mexc_perpetual),
     RestCase("kraken_spot", "XXBTZUSD", "XXBTZUSD-1m.csv", kraken, kraken_cut),
+    RestCase("hyperliquid_perpetual", "BTC", "BTC-1m.csv", hyperliquid("BTC")),
+    RestCase("hyperliquid_spot", "@142", "_142-1m.csv", hyperliquid("@142")),
 ]
 
 STREAM_CASES = [
@@ -186,12 +199,17 @@ STREAM_CASES = [
     StreamCase("kraken_spot", "/v2", [{"method": "subscribe", "params": {"channel": "ohlc", "symbol": ["BTC/USD"],
                                                                           "interval": 1}}],
                kraken, "XXBTZUSD-1m.csv"),
+    StreamCase("hyperliquid_perpetual", "/ws", [hyperliquid_subscribe("BTC")], hyperliquid("BTC"), "BTC-1m.csv",
+               b'{"method":"ping"}'),
+    StreamCase("hyperliquid_spot", "/ws", [hyperliquid_subscribe("@142")], hyperliquid("@142"), "_142-1m.csv",
+               b'{"method":"ping"}'),
 ]
 
 
 def _ask(server: MemoryServer, request: Request) -> bytes:
     method, path, args, body = request
-    response = server.request(method, path, args, body=body or None)
+    headers = {"Content-Type": "application/json"} if body else None
+    response = server.request(method, path, args, headers=headers, body=body or None)
     assert response.status == 200, (path, response.status, response.body[:300])
     return response.body
 
@@ -214,7 +232,8 @@ class RestRoundTripTests(SynchronousTestCase):
         first = NOW - 200 * MINUTE_MS
         recorded = _ask(upstream, case.request(first, first + 119 * MINUTE_MS))  # 120 candles
         method, path, args, body = case.request(first, first + 119 * MINUTE_MS)
-        d = proxy.request(method, f"http://proxy{path}?{urlencode(args)}", data=body or None)
+        d = proxy.request(method, f"http://proxy{path}?{urlencode(args)}", data=body or None,
+                          headers={"Content-Type": ["application/json"]} if body else None)
         inner.flush()
         proxy.flush()
         response = _result(d)
