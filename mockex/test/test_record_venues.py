@@ -59,6 +59,9 @@ class StreamCase:
     options: Mapping[str, str] | None = None
     #: the test's name (default: the venue's)
     label: str = ""
+    #: how long to listen (market seconds) and the stream's interval
+    seconds: int = 200
+    interval_ms: int = MINUTE_MS
 
 
 def okx(inst: str) -> Callable[[int, int], Request]:
@@ -148,6 +151,13 @@ def hyperliquid_subscribe(coin: str) -> dict[str, Any]:
     return {"method": "subscribe", "subscription": {"type": "candle", "coin": coin, "interval": "1m"}}
 
 
+def coinbase(granularity: str) -> Callable[[int, int], Request]:
+    # start/end in seconds, both inclusive (the venue module's docstring)
+    return lambda start, end: ("GET", "/api/v3/brokerage/market/products/BTC-USD/candles",
+                               [("granularity", granularity), ("start", str(start // 1000)),
+                                ("end", str(end // 1000))], b"")
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -165,6 +175,7 @@ REST_CASES = [
     RestCase("kraken_spot", "XXBTZUSD", "XXBTZUSD-1m.csv", kraken, kraken_cut),
     RestCase("hyperliquid_perpetual", "BTC", "BTC-1m.csv", hyperliquid("BTC")),
     RestCase("hyperliquid_spot", "@142", "_142-1m.csv", hyperliquid("@142")),
+    RestCase("coinbase_advanced_trade", "BTC-USD", "BTC-USD-1m.csv", coinbase("ONE_MINUTE")),
 ]
 
 STREAM_CASES = [
@@ -203,6 +214,9 @@ STREAM_CASES = [
                b'{"method":"ping"}'),
     StreamCase("hyperliquid_spot", "/ws", [hyperliquid_subscribe("@142")], hyperliquid("@142"), "_142-1m.csv",
                b'{"method":"ping"}'),
+    # 5-minute candles only (the channels page)
+    StreamCase("coinbase_advanced_trade", "/", [{"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "candles"}],
+               coinbase("FIVE_MINUTE"), "BTC-USD-5m.csv", seconds=700, interval_ms=5 * MINUTE_MS),
 ]
 
 
@@ -266,7 +280,7 @@ class StreamRecordTests(SynchronousTestCase):
         ws = upstream.connect(case.path if isinstance(case.path, str) else case.path(upstream))
         for message in case.subscribe:
             ws.sendMessage(message if isinstance(message, bytes) else json.dumps(message).encode())
-        for second in range(200):
+        for second in range(case.seconds):
             if case.ping is not None and second % 10 == 0:
                 ws.sendMessage(case.ping)
             upstream.advance(1.0, step=1.0)
@@ -274,7 +288,7 @@ class StreamRecordTests(SynchronousTestCase):
             recorder.stream_message(payload, binary)
         lines = _lines(directory, case.file)
         opens = [int(line.split(",")[0]) for line in lines]
-        live = upstream.now_ms() // MINUTE_MS * MINUTE_MS
+        live = upstream.now_ms() // case.interval_ms * case.interval_ms
         self.assertGreaterEqual(len(lines), 2, case.venue)
         self.assertTrue(all(t < live for t in opens), case.venue)
         # the same candles as the REST answer shows them (the columns both show)
