@@ -158,6 +158,12 @@ def coinbase(granularity: str) -> Callable[[int, int], Request]:
                                 ("end", str(end // 1000))], b"")
 
 
+def ascendex(start: int, end: int) -> Request:
+    # from/to: the start times of the first and last bar, ms
+    return ("GET", "/api/pro/v1/barhist", [("symbol", "BTC/USDT"), ("interval", "1"), ("from", str(start)),
+                                           ("to", str(end))], b"")
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -176,6 +182,7 @@ REST_CASES = [
     RestCase("hyperliquid_perpetual", "BTC", "BTC-1m.csv", hyperliquid("BTC")),
     RestCase("hyperliquid_spot", "@142", "_142-1m.csv", hyperliquid("@142")),
     RestCase("coinbase_advanced_trade", "BTC-USD", "BTC-USD-1m.csv", coinbase("ONE_MINUTE")),
+    RestCase("ascend_ex_spot", "BTC/USDT", "BTC_USDT-1m.csv", ascendex),
 ]
 
 STREAM_CASES = [
@@ -217,6 +224,8 @@ STREAM_CASES = [
     # 5-minute candles only (the channels page)
     StreamCase("coinbase_advanced_trade", "/", [{"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "candles"}],
                coinbase("FIVE_MINUTE"), "BTC-USD-5m.csv", seconds=700, interval_ms=5 * MINUTE_MS),
+    StreamCase("ascend_ex_spot", "/api/pro/v2/stream", [{"op": "sub", "id": "1", "ch": "bar:1:BTC/USDT"}],
+               ascendex, "BTC_USDT-1m.csv", b'{"op":"pong"}'),
 ]
 
 
