@@ -164,6 +164,11 @@ def ascendex(start: int, end: int) -> Request:
                                            ("to", str(end))], b"")
 
 
+def mock(start: int, end: int) -> Request:
+    return ("GET", "/api/v1/candles", [("symbol", "BTC-USDT"), ("interval", "1m"), ("start", str(start)),
+                                       ("end", str(end)), ("limit", "1000")], b"")
+
+
 REST_CASES = [
     RestCase("binance_spot", "BTCUSDT", "BTCUSDT-1m.csv", binance("/api/v3/klines")),
     RestCase("binance_perpetual", "BTCUSDT", "BTCUSDT-1m.csv", binance("/fapi/v1/klines")),
@@ -183,6 +188,7 @@ REST_CASES = [
     RestCase("hyperliquid_spot", "@142", "_142-1m.csv", hyperliquid("@142")),
     RestCase("coinbase_advanced_trade", "BTC-USD", "BTC-USD-1m.csv", coinbase("ONE_MINUTE")),
     RestCase("ascend_ex_spot", "BTC/USDT", "BTC_USDT-1m.csv", ascendex),
+    RestCase("mock", "BTC-USDT", "BTC-USDT-1m.csv", mock),
 ]
 
 STREAM_CASES = [
@@ -226,7 +232,19 @@ STREAM_CASES = [
                coinbase("FIVE_MINUTE"), "BTC-USD-5m.csv", seconds=700, interval_ms=5 * MINUTE_MS),
     StreamCase("ascend_ex_spot", "/api/pro/v2/stream", [{"op": "sub", "id": "1", "ch": "bar:1:BTC/USDT"}],
                ascendex, "BTC_USDT-1m.csv", b'{"op":"pong"}'),
+    StreamCase("mock", "/ws", [{"op": "subscribe", "channel": "candles", "symbol": "BTC-USDT", "interval": "1m"}],
+               mock, "BTC-USDT-1m.csv"),
 ]
+
+
+class CoverageTests(SynchronousTestCase):
+    def test_every_venue_records(self) -> None:
+        """Every installed venue provides IKlineRecording and has a round trip and a
+        stream test here."""
+        names = set(exchanges())
+        self.assertEqual({n for n in names if not IKlineRecording.providedBy(exchanges()[n])}, set())
+        self.assertEqual({c.venue for c in REST_CASES}, names)
+        self.assertEqual({c.venue for c in STREAM_CASES}, names)
 
 
 def _ask(server: MemoryServer, request: Request) -> bytes:
