@@ -14,14 +14,15 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import urlencode
 
-from attrs import frozen
+from attrs import evolve, frozen
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from treq.testing import StubTreq
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
-from mockex.interfaces import IKlineRecording
-from mockex.intervals import MINUTE_MS
+from mockex.interfaces import IKlineRecording, RecordedCandle
+from mockex.intervals import CANONICAL, MINUTE_MS
 from mockex.plugins import exchanges, find_exchange
 from mockex.record import KlineRecorder, RecordingProxy
 from mockex.testing import MemoryServer, _result
@@ -378,3 +379,142 @@ class ParserPropertyTests(SynchronousTestCase):
 
 def _kline_paths(venue: Any) -> list[str]:
     return [route.path for route in venue.rest_routes()]
+
+
+@implementer(IKlineRecording)
+class _FakeVenue:
+    """A venue whose parsers hand back whatever the test queued."""
+
+    name = "fake"
+    intervals = {"1m": CANONICAL["1m"]}
+
+    def __init__(self) -> None:
+        self.candles: list[RecordedCandle] = []
+
+    def market_for(self, symbol: str, price: float) -> Any:
+        raise ValueError(symbol)
+
+    def recorded_rest_klines(self, path: str, args: Any, body: bytes, answer: bytes) -> Sequence[RecordedCandle]:
+        return tuple(self.candles)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+        return tuple(self.candles)
+
+
+def _candle(minute: int, close: str = "2", closed: bool | None = None, symbol: str = "AB") -> RecordedCandle:
+    return RecordedCandle(symbol, "1m", NOW + minute * MINUTE_MS, "1", "3", "0.5", close, "10", closed=closed)
+
+
+class SharedRuleTests(SynchronousTestCase):
+    """record.py's rules, whatever the venue."""
+
+    def setUp(self) -> None:
+        self.directory = tempfile.mkdtemp()
+        self.venue = _FakeVenue()
+        self.recorder = KlineRecorder(self.directory, self.venue)
+
+    def push(self, *candles: RecordedCandle) -> int:
+        self.venue.candles = list(candles)
+        return self.recorder.stream_message(b"")
+
+    def rows(self, name: str = "AB-1m.csv") -> list[list[str]]:
+        path = os.path.join(self.directory, name)
+        if not os.path.exists(path):
+            return []
+        return [line.split(",") for line in _lines(self.directory, name)]
+
+    def test_next_open_time_closes_the_last_update(self) -> None:
+        self.assertEqual(self.push(_candle(0, "2")), 0)
+        self.assertEqual(self.push(_candle(0, "2.5")), 0)  # still open: nothing yet
+        self.assertEqual(self.push(_candle(1, "2")), 1)  # a later open time: minute 0 closed
+        self.assertEqual(self.push(_candle(0, "9")), 0)  # a stale update changes nothing
+        self.assertEqual(self.push(_candle(2, "2")), 1)
+        self.assertEqual([r[4] for r in self.rows()], ["2.5", "2"])
+        # the neutral values: empty quote volume, 0 trades and taker volumes
+        self.assertEqual(self.rows()[0], [str(NOW), "1", "3", "0.5", "2.5", "10", str(NOW + MINUTE_MS - 1),
+                                          "", "0", "0", "0", "0"])
+
+    def test_closed_flag(self) -> None:
+        self.assertEqual(self.push(_candle(0, closed=False)), 0)
+        self.assertEqual(self.push(_candle(1, closed=False)), 0)  # a flag, not the next-open rule
+        self.assertEqual(self.push(_candle(0, closed=True)), 1)
+        self.assertEqual(self.push(_candle(0, closed=True)), 0)  # each open time once
+        self.assertEqual(len(self.rows()), 1)
+
+    def test_rest_all_but_the_newest_of_each_series(self) -> None:
+        self.venue.candles = [_candle(2), _candle(0), _candle(1), _candle(5, symbol="CD"), _candle(4, symbol="CD"),
+                              _candle(3, closed=False, symbol="CD")]
+        self.assertEqual(self.recorder.rest_klines("/k", {}, b"", b""), 3)
+        self.assertEqual([int(r[0]) for r in self.rows()], [NOW, NOW + MINUTE_MS])
+        self.assertEqual([int(r[0]) for r in self.rows("CD-1m.csv")], [NOW + 4 * MINUTE_MS])
+
+    def test_unsafe_names_and_values_are_not_written(self) -> None:
+        bad = [
+            _candle(0, closed=True, symbol="../../evil"),
+            _candle(0, closed=True, symbol="a,b"),
+            evolve(_candle(0, closed=True), close="1,5"),
+            evolve(_candle(0, closed=True), quote_volume="1\n2"),
+            evolve(_candle(0, closed=True), interval="1D"),  # not one of the venue's
+            evolve(_candle(0, closed=True), open_ms=NOW + 1),  # off the interval's grid
+            evolve(_candle(0, closed=True), open_ms=60_000),  # replay would read seconds
+            evolve(_candle(0, closed=True), trades=-1),
+        ]
+        for candle in bad:
+            self.assertEqual(self.push(candle), 0, candle)
+        self.assertEqual(os.listdir(self.directory), [])
+        self.assertEqual(self.push(_candle(0, closed=True, symbol="BTC/USDT")), 1)  # / written as _
+        self.assertEqual(os.listdir(self.directory), ["BTC_USDT-1m.csv"])
+
+    def test_resume_keeps_the_open_times_written(self) -> None:
+        self.assertEqual(self.push(_candle(0, closed=True)), 1)
+        again = KlineRecorder(self.directory, self.venue)
+        self.venue.candles = [_candle(0, closed=True)]
+        self.assertEqual(again.stream_message(b""), 0)
+
+    def test_venue_without_the_interface(self) -> None:
+        recorder = KlineRecorder(self.directory, object())
+        self.assertFalse(recorder.records)
+        self.assertEqual((recorder.stream_message(b"{}"), recorder.rest_klines("/", {}, b"", b"[]")), (0, 0))
+
+
+class VenueFilterTests(SynchronousTestCase):
+    """A host serving several kinds of market: each venue records its own only."""
+
+    def _record(self, venue_name: str, upstream_name: str, request: Request) -> list[str]:
+        upstream = MemoryServer(upstream_name, now_ms=NOW)
+        directory = tempfile.mkdtemp()
+        recorder = KlineRecorder(directory, find_exchange(venue_name))
+        method, path, args, body = request
+        parsed: dict[str, list[str]] = {}
+        for name, value in args:
+            parsed.setdefault(name, []).append(value)
+        recorder.rest_klines(path, parsed, body, _ask(upstream, request))
+        return os.listdir(directory)
+
+    def test_other_kinds_are_not_recorded(self) -> None:
+        first = NOW - 100 * MINUTE_MS
+        for venue, upstream, request in (
+            ("bybit_spot", "bybit_perpetual", bybit("linear")),
+            ("okx_spot", "okx_perpetual", okx("BTC-USDT-SWAP")),
+            ("hyperliquid_perpetual", "hyperliquid_spot", hyperliquid("@142")),
+            ("hyperliquid_spot", "hyperliquid_perpetual", hyperliquid("BTC")),
+        ):
+            self.assertEqual(self._record(venue, upstream, request(first, first + 10 * MINUTE_MS)), [], venue)
+            self.assertEqual(len(self._record(upstream, upstream, request(first, first + 10 * MINUTE_MS))), 1)
+
+    def test_okx_hong_kong_bars_are_left_out(self) -> None:
+        """``1D`` is in Hong Kong time (off the UTC grid); ``1Dutc`` is recorded as 1d."""
+        for bar, files in (("1D", []), ("1Dutc", ["BTC-USDT-1d.csv"])):
+            request = ("GET", "/api/v5/market/candles", [("instId", "BTC-USDT"), ("bar", bar), ("limit", "10")], b"")
+            self.assertEqual(self._record("okx_spot", "okx_spot", request), files, bar)
+
+    def test_kraken_post_form(self) -> None:
+        upstream = MemoryServer("kraken_spot", now_ms=NOW)
+        directory = tempfile.mkdtemp()
+        recorder = KlineRecorder(directory, find_exchange("kraken_spot"))
+        body = b"pair=XBTUSD&interval=5"
+        response = upstream.request("POST", "/0/public/OHLC", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                                    body=body)
+        self.assertEqual(response.status, 200)
+        self.assertGreater(recorder.rest_klines("/0/public/OHLC", {}, body, response.body), 100)
+        self.assertEqual(os.listdir(directory), ["XXBTZUSD-5m.csv"])
