@@ -352,11 +352,10 @@ class ParserPropertyTests(SynchronousTestCase):
     @settings(max_examples=150, deadline=None)
     @given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode), st.booleans())
     def test_arbitrary_bytes(self, data: bytes, binary: bool) -> None:
-        args = {"symbol": ["BTCUSDT"], "interval": ["1m"], "instId": ["BTC-USDT"], "bar": ["1m"]}
         for name, venue in exchanges().items():
             if not IKlineRecording.providedBy(venue):
                 continue
-            for path in _kline_paths(venue):
+            for path, args in _kline_requests(name):
                 self.assertIsInstance(venue.recorded_rest_klines(path, args, data, data), tuple, name)
             self.assertIsInstance(venue.recorded_stream_klines(data, binary), tuple, name)
 
@@ -368,17 +367,26 @@ class ParserPropertyTests(SynchronousTestCase):
     ))
     def test_arbitrary_json(self, value: Any) -> None:
         data = json.dumps(value).encode()
-        args = {"symbol": ["BTCUSDT"], "interval": ["1m"], "instId": ["BTC-USDT"], "bar": ["1m"]}
         for name, venue in exchanges().items():
             if not IKlineRecording.providedBy(venue):
                 continue
-            for path in _kline_paths(venue):
-                venue.recorded_rest_klines(path, args, data, data)
-            venue.recorded_stream_klines(data, False)
+            for path, args in _kline_requests(name):
+                self.assertIsInstance(venue.recorded_rest_klines(path, args, data, data), tuple, name)
+            self.assertIsInstance(venue.recorded_stream_klines(data, False), tuple, name)
 
 
-def _kline_paths(venue: Any) -> list[str]:
-    return [route.path for route in venue.rest_routes()]
+def _kline_requests(name: str) -> list[tuple[str, dict[str, list[str]]]]:
+    """The venue's kline requests of the round-trip cases (path and query), and every
+    route pattern with no arguments."""
+    out: list[tuple[str, dict[str, list[str]]]] = [(route.path, {}) for route in find_exchange(name).rest_routes()]
+    for case in REST_CASES:
+        if case.venue == name:
+            _method, path, args, _body = case.request(NOW, NOW + MINUTE_MS)
+            parsed: dict[str, list[str]] = {}
+            for key, value in args:
+                parsed.setdefault(key, []).append(value)
+            out.append((path, parsed))
+    return out
 
 
 @implementer(IKlineRecording)
