@@ -356,3 +356,64 @@ class IExchange(IPlugin):
 
     def stream_period_ms(interval: "Interval") -> int:
         """How often the venue pushes an open candle of ``interval``."""
+
+
+# ---------------------------------------------------------------------------
+# Optional: recording (record mode, mockex.record)
+
+
+@frozen
+class RecordedCandle:
+    """
+    One kline as a venue's REST answer or stream push shows it, for record mode.
+
+    Prices and volumes are the venue's decimal strings, unchanged (the recorder writes
+    them as they are, so a replay formats them back to the same bytes). What the venue
+    does not show is None: the recorder writes the replay format's neutral value (an
+    empty quote volume, read back as volume x close; 0 trades and taker volumes).
+    """
+
+    #: the symbol as the venue names it in that answer or push (``BTC-USDT``, ``XBT/USD``)
+    symbol: str
+    #: the interval as a key of the plugin's ``intervals`` (a parser translates a
+    #: stream's own spelling, e.g. OKX ``candle1H`` -> ``1H``)
+    interval: str
+    open_ms: int
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    quote_volume: str | None = None
+    trades: int | None = None
+    taker_base: str | None = None
+    taker_quote: str | None = None
+    #: closed (True), still open (False), or the venue does not say (None: the
+    #: recorder takes the candle's last update once a later open time arrives)
+    closed: bool | None = None
+
+
+class IKlineRecording(Interface):
+    """
+    A venue whose klines record mode can record. Optional: a plugin that does not
+    provide it is passed through unrecorded.
+
+    Both methods are pure functions of their arguments and never raise: whatever
+    the upstream sends (or a client asks), the worst outcome is an empty answer, so a
+    parser can never break the pass-through. Every other concern (which candles are
+    closed, de-duplication, file names and their safety, the file format) belongs to
+    :mod:`mockex.record`.
+    """
+
+    def recorded_rest_klines(
+        path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence[RecordedCandle]:
+        """
+        The candles of a successful (200) REST answer to ``path`` with query (or form)
+        ``args`` and request ``body``, in any order; empty if the request is not one
+        of the venue's kline requests. ``closed`` is not used: in a REST answer every
+        row but the newest is closed.
+        """
+
+    def recorded_stream_klines(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+        """The candles a WebSocket message from the venue carries (empty if none)."""

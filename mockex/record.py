@@ -10,22 +10,31 @@ client on the injected reactor) and relays messages both ways.
 
 What passes through is recorded by a :class:`KlineRecorder` in the replay format
 (mockex.replay: Binance's 12-column kline CSV, ms timestamps), one file per symbol and
-interval, ``DIR/SYMBOL-INTERVAL.csv``, closed klines only, each open time once:
+interval, ``DIR/SYMBOL-INTERVAL.csv``, closed klines only, each open time once.
 
-* REST ``.../klines`` answers (Binance spot ``/api/v3/klines`` and ``uiKlines``,
-  USDⓈ-M ``/fapi/v1/klines``): every row but the newest, which may still be open (it is
-  recorded when a later answer or the stream shows it closed);
-* stream ``kline`` events (raw or combined) with ``"x": true``.
+One mechanism per concern: the venue plugin knows its formats and provides
+:class:`~mockex.interfaces.IKlineRecording` (REST answers and stream messages as
+:class:`~mockex.interfaces.RecordedCandle` values); this module knows proxying, which
+candles are closed, de-duplication, files and path safety. The shared rules:
 
-Klines of other venues' formats pass through unrecorded.
+* a REST klines answer: every row but the newest (per symbol and interval), which may
+  still be open (it is recorded when a later answer or the stream shows it closed);
+* a stream candle marked closed (Binance ``x``, OKX and Bybit ``confirm``, Gate ``w``...)
+  is recorded; one marked open is not;
+* a stream candle whose venue does not say (``closed is None``) is recorded when a
+  later open time arrives for the same symbol and interval: its last update before it.
+
+Files are named by the symbol as ``--replay SYMBOL=PATH`` of the same venue takes it
+(``venue.symbol(venue.market_for(s))``, ``/`` and ``@`` written as ``_``) and mockex's canonical
+interval name (``1m``, ``1h``, ``1d``, ``1w``, ``1M``), whatever the venue calls it.
+A venue that does not provide the interface is passed through unrecorded.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from autobahn.twisted.resource import WebSocketResource
@@ -41,29 +50,81 @@ from twisted.python import log
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET
 
+from mockex.interfaces import IKlineRecording, RecordedCandle
+from mockex.intervals import CANONICAL, Interval
 from mockex.ws import _ReactorTimer
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _INTERVAL = re.compile(r"^[0-9]{1,3}[smhdwM]$")
-_KLINE_PATHS = ("/api/v3/klines", "/api/v3/uiKlines", "/fapi/v1/klines")
+_DECIMAL = re.compile(r"^[0-9]{1,40}(\.[0-9]{1,40})?$")
+_CANONICAL_NAMES: dict[Interval, str] = {interval: name for name, interval in CANONICAL.items()}
 #: request headers not forwarded upstream (hop-by-hop, or set by the client)
 _DROP = {b"host", b"connection", b"content-length", b"transfer-encoding", b"upgrade",
          b"keep-alive", b"proxy-connection", b"accept-encoding"}
+#: open times mockex.replay.to_ms reads back as milliseconds (smaller ones are taken
+#: for seconds, larger ones for microseconds)
+_MIN_MS, _MAX_MS = 10**11, 10**14 - 1
+
+
+def _default_venue() -> Any:
+    from mockex.venues.binance import binance_spot
+
+    return binance_spot
 
 
 class KlineRecorder:
-    """Closed klines, de-duplicated, appended to ``DIR/SYMBOL-INTERVAL.csv``."""
+    """Closed klines of one venue, de-duplicated, appended to ``DIR/SYMBOL-INTERVAL.csv``."""
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, venue: Any = None) -> None:
         if not os.path.isdir(directory):
             raise ValueError(f"record directory {directory!r} does not exist")
         self.directory = directory
+        #: the venue plugin whose formats are read (default: Binance spot)
+        self.venue = _default_venue() if venue is None else venue
+        self._parser: Any = IKlineRecording(self.venue, None)
         self._seen: dict[tuple[str, str], set[int]] = {}
-        #: klines written, per (symbol, interval)
+        self._names: dict[str, str | None] = {}
+        #: stream candles whose closure the venue does not show: the last update of the
+        #: newest open time, per (venue symbol, venue interval)
+        self._pending: dict[tuple[str, str], RecordedCandle] = {}
+        #: klines written, per (file symbol, file interval)
         self.written: dict[tuple[str, str], int] = {}
+
+    @property
+    def records(self) -> bool:
+        """Whether the venue provides :class:`IKlineRecording` (else nothing is written)."""
+        return self._parser is not None
 
     def path(self, symbol: str, interval: str) -> str:
         return os.path.join(self.directory, f"{symbol}-{interval}.csv")
+
+    # -- names ----------------------------------------------------------------------
+
+    def file_symbol(self, venue_symbol: str) -> str | None:
+        """The symbol ``--replay`` of this venue takes, as a file name part (None: unsafe)."""
+        name = self._names.get(venue_symbol, "")
+        if name != "":
+            return name
+        try:
+            replay = str(self.venue.symbol(self.venue.market_for(venue_symbol, 1.0)))
+        except Exception:  # noqa: BLE001 - a venue refusing the spelling: keep it as sent
+            replay = venue_symbol
+        name = replay.replace("/", "_").replace("@", "_")
+        result = name if _SYMBOL.match(name) else None
+        if len(self._names) < 10_000:
+            self._names[venue_symbol] = result
+        return result
+
+    def interval_of(self, venue_interval: str) -> tuple[Interval, str] | None:
+        """The interval and its canonical file name (None: not one of the venue's)."""
+        try:
+            interval = self.venue.intervals.get(venue_interval)
+        except TypeError:
+            return None
+        name = _CANONICAL_NAMES.get(interval) if interval is not None else None
+        if name is None or not _INTERVAL.match(name):
+            return None
+        return interval, name
 
     def _seen_for(self, symbol: str, interval: str) -> set[int] | None:
         if not (_SYMBOL.match(symbol) and _INTERVAL.match(interval)):
@@ -81,47 +142,81 @@ class KlineRecorder:
                             seen.add(int(head))
         return seen
 
-    def record(self, symbol: str, interval: str, fields: list[Any]) -> bool:
-        """One closed kline in Binance's REST row order; False if already written."""
-        seen = self._seen_for(symbol, interval)
-        if seen is None or len(fields) < 11:
+    # -- writing --------------------------------------------------------------------
+
+    def record(self, candle: RecordedCandle) -> bool:
+        """Write one closed candle; False if already written or not recordable."""
+        symbol = self.file_symbol(candle.symbol)
+        found = self.interval_of(candle.interval)
+        if symbol is None or found is None:
             return False
-        open_ms = int(fields[0])
-        if open_ms in seen:
+        interval, interval_name = found
+        open_ms = candle.open_ms
+        if not (isinstance(open_ms, int) and _MIN_MS <= open_ms <= _MAX_MS) or interval.floor(open_ms) != open_ms:
             return False
-        line = ",".join(str(x) for x in fields[:11]) + ",0\n"
-        with open(self.path(symbol, interval), "a", encoding="ascii") as f:
-            f.write(line)
+        numbers = [candle.open, candle.high, candle.low, candle.close, candle.volume]
+        optional = [candle.quote_volume, candle.taker_base, candle.taker_quote]
+        if not all(isinstance(x, str) and _DECIMAL.match(x) for x in numbers):
+            return False
+        if not all(x is None or (isinstance(x, str) and _DECIMAL.match(x)) for x in optional):
+            return False
+        trades = candle.trades
+        if trades is not None and not (isinstance(trades, int) and 0 <= trades < 10**15):
+            return False
+        seen = self._seen_for(symbol, interval_name)
+        if seen is None or open_ms in seen:
+            return False
+        close_ms = interval.next_open(open_ms) - 1
+        # The replay format's neutral values for what the venue does not show: an empty
+        # quote volume (replayed as volume x close), 0 trades, 0 taker volumes.
+        fields = [
+            str(open_ms), *numbers, str(close_ms), candle.quote_volume or "",
+            str(trades or 0), candle.taker_base or "0", candle.taker_quote or "0", "0",
+        ]
+        with open(self.path(symbol, interval_name), "a", encoding="ascii") as f:
+            f.write(",".join(fields) + "\n")
         seen.add(open_ms)
-        key = (symbol, interval)
+        key = (symbol, interval_name)
         self.written[key] = self.written.get(key, 0) + 1
         return True
 
-    def rest_klines(self, symbol: str, interval: str, rows: Any) -> int:
-        """A REST klines answer: every row but the newest. Returns how many were new."""
-        if not isinstance(rows, list) or len(rows) < 2:
+    # -- the shared rules -----------------------------------------------------------
+
+    def rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> int:
+        """A 200 REST answer: every row but the newest of each series. Returns how many were new."""
+        if self._parser is None:
             return 0
-        newest = max(range(len(rows)), key=lambda i: rows[i][0])
+        candles = self._parser.recorded_rest_klines(path, args, body, answer)
+        newest: dict[tuple[str, str], int] = {}
+        for c in candles:
+            key = (c.symbol, c.interval)
+            newest[key] = max(newest.get(key, c.open_ms), c.open_ms)
         return sum(
-            self.record(symbol, interval, row) for i, row in enumerate(rows)
-            if i != newest and isinstance(row, list)
+            self.record(c) for c in candles
+            if c.open_ms != newest[(c.symbol, c.interval)] and c.closed is not False
         )
 
-    def stream_message(self, payload: bytes) -> bool:
-        """A stream message: records a closed ``kline`` event (raw or combined)."""
-        try:
-            message = json.loads(payload)
-        except ValueError:
-            return False
-        if isinstance(message, dict) and isinstance(message.get("data"), dict):
-            message = message["data"]
-        if not isinstance(message, dict) or message.get("e") != "kline":
-            return False
-        k = message.get("k")
-        if not isinstance(k, dict) or k.get("x") is not True:
-            return False
-        row = [k["t"], k["o"], k["h"], k["l"], k["c"], k["v"], k["T"], k["q"], k["n"], k["V"], k["Q"]]
-        return self.record(str(k.get("s", message.get("s"))), str(k["i"]), row)
+    def stream_message(self, payload: bytes, binary: bool = False) -> int:
+        """A stream message: records the closed candles it shows (or implies). Returns
+        how many were new."""
+        if self._parser is None:
+            return 0
+        written = 0
+        for c in self._parser.recorded_stream_klines(payload, binary):
+            if c.closed is True:
+                written += self.record(c)
+            elif c.closed is None:
+                key = (c.symbol, c.interval)
+                before = self._pending.get(key)
+                if before is not None and c.open_ms > before.open_ms:
+                    written += self.record(before)  # a later open time: it has closed
+                if before is None or c.open_ms >= before.open_ms:
+                    if before is None and len(self._pending) >= 10_000:
+                        continue
+                    self._pending[key] = c
+        return written
 
 
 class RecordingProxy(Resource):
@@ -171,11 +266,11 @@ class RecordingProxy(Resource):
         d = self.http.request(
             request.method.decode("ascii"), self.upstream + uri, headers=headers, data=body or None
         )
-        d.addCallback(self._answer, request, uri)
+        d.addCallback(self._answer, request, uri, body)
         d.addErrback(self._failed, request)
         return NOT_DONE_YET
 
-    def _answer(self, response: Any, request: Any, uri: str) -> Deferred[None]:
+    def _answer(self, response: Any, request: Any, uri: str, body: bytes = b"") -> Deferred[None]:
         def got(content: bytes) -> None:
             request.setResponseCode(response.code)
             for name in (b"content-type", b"retry-after"):
@@ -186,25 +281,17 @@ class RecordingProxy(Resource):
                 if name.lower().startswith(b"x-mbx-"):
                     request.setHeader(name, values[0])
             if response.code == 200:
-                self._record_rest(uri, content)
+                self._record_rest(uri, body, content)
             request.write(content)
             request.finish()
 
         return response.content().addCallback(got)
 
-    def _record_rest(self, uri: str, content: bytes) -> None:
+    def _record_rest(self, uri: str, body: bytes, content: bytes) -> None:
         parts = urlsplit(uri)
-        if parts.path not in _KLINE_PATHS:
-            return
-        query = parse_qs(parts.query)
-        symbol = query.get("symbol", [""])[0]
-        interval = query.get("interval", [""])[0]
+        args = parse_qs(parts.query, keep_blank_values=True)
         try:
-            rows = json.loads(content)
-        except ValueError:
-            return
-        try:
-            self.recorder.rest_klines(symbol, interval, rows)
+            self.recorder.rest_klines(parts.path, args, body, content)
         except (KeyError, TypeError, ValueError, OSError) as e:
             log.msg(f"mockex record: cannot record {uri}: {e!r}")
 
@@ -273,11 +360,10 @@ class _RelayServer(WebSocketServerProtocol):
         self._queue.clear()
 
     def from_upstream(self, payload: bytes, binary: bool) -> None:
-        if not binary:
-            try:
-                self.factory.proxy.recorder.stream_message(payload)
-            except (KeyError, TypeError, ValueError, OSError) as e:
-                log.msg(f"mockex record: cannot record a stream message: {e!r}")
+        try:
+            self.factory.proxy.recorder.stream_message(payload, binary)
+        except (KeyError, TypeError, ValueError, OSError) as e:
+            log.msg(f"mockex record: cannot record a stream message: {e!r}")
         if not self._closed:
             self.sendMessage(payload, binary)
 

@@ -195,9 +195,12 @@ def parse_rows(data: bytes, name: str = "") -> list[Row]:
 
 
 def _binance_row(fields: Sequence[Any]) -> Row:
+    # An empty quote volume (what record mode writes for venues that do not show one)
+    # is absent: volume x close.
+    quote = str(fields[7]).strip()
     return Row(
         to_ms(fields[0]), str(fields[1]), str(fields[2]), str(fields[3]), str(fields[4]),
-        str(fields[5]), str(fields[7]), int(fields[8]), str(fields[9]), str(fields[10]),
+        str(fields[5]), quote or None, int(fields[8]), str(fields[9]), str(fields[10]),
     )
 
 

@@ -370,7 +370,11 @@ class MockService(Service):
         reactor = self.reactor
         if reactor is None:
             from twisted.internet import reactor
-        proxy = RecordingProxy(reactor, o["record"], KlineRecorder(o["record-dir"]), o["record-ws"])
+        recorder = KlineRecorder(o["record-dir"], o["venue"])
+        if not recorder.records:
+            print(f"mockex: {o['venue'].name} does not provide IKlineRecording: passing through "
+                  "without recording", file=sys.stderr)
+        proxy = RecordingProxy(reactor, o["record"], recorder, o["record-ws"])
         #: the record-mode proxy (None when serving)
         self.recorder = proxy
         d = serverFromString(reactor, o["listen"]).listen(Site(proxy, reactor=reactor))

@@ -300,13 +300,13 @@ class RecordRoundTripTests(SynchronousTestCase):
 
     def test_stream_messages_recorded(self) -> None:
         recorder = KlineRecorder(tempfile.mkdtemp())
-        event = {"e": "kline", "s": "BTCUSDT", "k": {"t": 60000, "T": 119999, "s": "BTCUSDT", "i": "1m",
+        event = {"e": "kline", "s": "BTCUSDT", "k": {"t": NOW, "T": NOW + 59999, "s": "BTCUSDT", "i": "1m",
                  "o": "1.00", "h": "2.00", "l": "0.50", "c": "1.50", "v": "3", "n": 2, "x": True,
                  "q": "4", "V": "1", "Q": "1.2"}}
         self.assertTrue(recorder.stream_message(json.dumps({"stream": "btcusdt@kline_1m", "data": event}).encode()))
         self.assertFalse(recorder.stream_message(json.dumps(event).encode()))  # de-duplicated
         event["k"]["x"] = False
-        event["k"]["t"] = 120000
+        event["k"]["t"] = NOW + 60000
         self.assertFalse(recorder.stream_message(json.dumps(event).encode()))  # not closed
         event["k"].update(x=True, s="../../evil")
         event["s"] = "../../evil"
@@ -382,3 +382,26 @@ class RecordOptionTests(SynchronousTestCase):
                     ["--record-dir", directory],
                     ["--record", "https://x", "--record-ws", "http://x", "--record-dir", directory]):
             self.assertRaises(usage.UsageError, Options().parseOptions, bad)
+
+    def test_record_mode_reads_the_served_venue(self) -> None:
+        """--record with --exchange X records X's formats (its IKlineRecording)."""
+        from twisted.internet.testing import MemoryReactor
+
+        from mockex.tap import MockService, Options
+
+        directory = tempfile.mkdtemp()
+        o = Options()
+        o.parseOptions(["--exchange", "okx_spot", "--record", "https://www.okx.com", "--record-dir", directory])
+        service = MockService(o, MemoryReactor())
+        service.startService()
+        self.assertEqual(service.recorder.recorder.venue.name, "okx_spot")
+        self.assertTrue(service.recorder.recorder.records)
+
+
+class EmptyQuoteVolumeTests(SynchronousTestCase):
+    def test_empty_quote_volume_is_volume_times_close(self) -> None:
+        """What record mode writes for venues that show no quote volume."""
+        [row] = parse_rows(b"1795564800000,1.5,2,1,2,3,1795564859999,,0,0,0,0\n")
+        self.assertIsNone(row.quote_volume)
+        series = ReplaySeries(BTC, [row])
+        self.assertEqual(series.nodes[0][5], 6 * 10**8)

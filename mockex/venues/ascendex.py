@@ -581,5 +581,63 @@ class AscendexSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_barhist_answer(path, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_bar_push(payload, binary)
+
 
 ascend_ex_spot = AscendexSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the bars this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, load_json, text, tolerant, whole  # noqa: E402
+
+
+def _recorded_bar(message: Mapping[str, Any]) -> RecordedCandle | None:
+    """``{"m":"bar","s":..,"data":{"i","ts","o","c","h","l","v"}}`` (Historical Bar Data,
+    the bar channel): ``v`` is the base volume (ccxt's reading; the module docstring);
+    AscendEX shows no quote volume, trades or taker volumes, nor whether a bar closed."""
+    if message["m"] != "bar":
+        return None
+    d = message["data"]
+    interval = text(d["i"])
+    if interval not in INTERVALS:
+        return None
+    return RecordedCandle(
+        text(message["s"]), interval, whole(d["ts"]), decimal_text(d["o"]), decimal_text(d["h"]),
+        decimal_text(d["l"]), decimal_text(d["c"]), decimal_text(d["v"]),
+    )
+
+
+@tolerant
+def recorded_barhist_answer(path: str, answer: bytes) -> Sequence[RecordedCandle]:
+    """``/api/pro/v1/barhist``: ``{"code":0,"data":[bar messages]}``, oldest first."""
+    if path != "/api/pro/v1/barhist":
+        return ()
+    envelope = load_json(answer)
+    if envelope["code"] != 0:
+        return ()
+    return [c for c in (_recorded_bar(m) for m in envelope["data"]) if c is not None]
+
+
+@tolerant
+def recorded_bar_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """A ``bar`` message: ``closed`` None (the recorder's next-open-time rule)."""
+    if binary:
+        return ()
+    candle = _recorded_bar(load_json(payload))
+    return () if candle is None else (candle,)
+
+
+classImplements(AscendexSpot, IKlineRecording)

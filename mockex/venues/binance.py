@@ -1008,5 +1008,81 @@ class BinanceSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000 if interval.ms == 1000 and not interval.months else 2000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_klines_answer(path, args, answer, SPOT_KLINE_PATHS)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_kline_events(payload, binary)
+
 
 binance_spot = BinanceSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and events this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+#: the REST kline routes of this venue (rest-api.md: ``uiKlines`` has the same rows)
+SPOT_KLINE_PATHS = ("/api/v3/klines", "/api/v3/uiKlines")
+
+
+def _ms(value: Any) -> int:
+    """An open time in ms: rows and events are µs with ``timeUnit=MICROSECOND``
+    (CHANGELOG 2024-11-27), told apart by magnitude as mockex.replay does."""
+    t = whole(value)
+    return t // 1000 if t >= 10**14 else t
+
+
+@tolerant
+def recorded_klines_answer(
+    path: str, args: Mapping[str, Sequence[str]], answer: bytes, paths: Sequence[str]
+) -> Sequence[RecordedCandle]:
+    """A klines answer: rows ``[t, o, h, l, c, v, T, q, n, V, Q, "0"]`` (rest-api.md
+    "Kline/Candlestick data"); the symbol and interval are the request's. Rows of a
+    ``timeZone`` request are on another grid: not recorded."""
+    if path not in paths or first_arg(args, "timeZone") not in (None, "0", "+0", "-0", "0:00", "+00:00"):
+        return ()
+    symbol = text(first_arg(args, "symbol"))
+    interval = text(first_arg(args, "interval"))
+    rows = load_json(answer)
+    return [
+        RecordedCandle(
+            symbol, interval, _ms(r[0]), decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+            decimal_text(r[4]), decimal_text(r[5]), decimal_text(r[7]), whole(r[8]),
+            decimal_text(r[9]), decimal_text(r[10]),
+        )
+        for r in rows
+    ]
+
+
+@tolerant
+def recorded_kline_events(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """A ``kline`` event, raw or combined (``{"stream":..,"data":..}``), closed per
+    its ``"x"`` (web-socket-streams.md "Kline/Candlestick Streams")."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    if isinstance(message.get("data"), dict):
+        message = message["data"]
+    if message.get("e") != "kline":
+        return ()
+    k = message["k"]
+    closed = k["x"]
+    if not isinstance(closed, bool):
+        return ()
+    return [RecordedCandle(
+        text(k["s"]), text(k["i"]), _ms(k["t"]), decimal_text(k["o"]), decimal_text(k["h"]),
+        decimal_text(k["l"]), decimal_text(k["c"]), decimal_text(k["v"]), decimal_text(k["q"]),
+        whole(k["n"]), decimal_text(k["V"]), decimal_text(k["Q"]), closed,
+    )]
+
+
+classImplements(BinanceSpot, IKlineRecording)

@@ -443,6 +443,21 @@ class BinancePerpetual:
     def stream_period_ms(self, interval: Interval) -> int:
         return 250
 
+    # IKlineRecording (declared at the end of the module): the rows and events are
+    # spot's (binance-futures docs "Kline/Candlestick Data", "Kline/Candlestick Streams")
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence[Any]:
+        from mockex.venues.binance import recorded_klines_answer
+
+        return recorded_klines_answer(path, args, answer, ("/fapi/v1/klines",))
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence[Any]:
+        from mockex.venues.binance import recorded_kline_events
+
+        return recorded_kline_events(payload, binary)
+
 
 def _empty_spot_info(request: RestRequest, context: IVenueContext) -> RestResponse:
     """``/api/v3/exchangeInfo`` of a futures-only server: no symbols."""
@@ -464,3 +479,10 @@ class _NoMarkets:
 
 
 binance_perpetual = BinancePerpetual()
+
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording  # noqa: E402
+
+classImplements(BinancePerpetual, IKlineRecording)

@@ -571,8 +571,78 @@ class Bybit:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_kline_answer(self.category.name, path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_kline_push(payload, binary)
+
 
 bybit_spot = Bybit("bybit_spot", SPOT, "Bybit spot: /v5/market kline, instruments-info, time; /v5/public/spot")
 bybit_perpetual = Bybit(
     "bybit_perpetual", LINEAR, "Bybit USDT perpetuals: /v5/market (category=linear); /v5/public/linear"
 )
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+
+@tolerant
+def recorded_kline_answer(
+    category: str, path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/v5/market/kline``: ``{"retCode":0,"result":{"symbol","category","list":[rows]}}``,
+    rows newest first ``[startTime, open, high, low, close, volume, turnover]``
+    (v5/market/kline). Only this venue's category: Bybit serves spot and linear
+    klines on one host, under the same symbols. No trade counts or taker volumes."""
+    if path != "/v5/market/kline":
+        return ()
+    envelope = load_json(answer)
+    result = envelope["result"]
+    if envelope["retCode"] != 0 or result["category"] != category:
+        return ()
+    symbol = text(result["symbol"])
+    interval = text(first_arg(args, "interval"))
+    return [
+        RecordedCandle(
+            symbol, interval, whole(r[0]), decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+            decimal_text(r[4]), decimal_text(r[5]), decimal_text(r[6]),
+        )
+        for r in result["list"]
+    ]
+
+
+@tolerant
+def recorded_kline_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"topic":"kline.<interval>.<symbol>","data":[{start,end,interval,open,close,high,
+    low,volume,turnover,confirm,timestamp}]}`` (v5/websocket/public/kline), closed per
+    ``confirm``."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    kind, interval, symbol = text(message["topic"]).split(".")
+    if kind != "kline" or interval not in INTERVALS:
+        return ()
+    out = []
+    for k in message["data"]:
+        if not isinstance(k["confirm"], bool):
+            continue
+        out.append(RecordedCandle(
+            symbol, interval, whole(k["start"]), decimal_text(k["open"]), decimal_text(k["high"]),
+            decimal_text(k["low"]), decimal_text(k["close"]), decimal_text(k["volume"]),
+            decimal_text(k["turnover"]), closed=k["confirm"],
+        ))
+    return out
+
+
+classImplements(Bybit, IKlineRecording)

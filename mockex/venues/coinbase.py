@@ -519,5 +519,67 @@ class CoinbaseAdvancedTrade:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candles_answer(path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candles_push(payload, binary)
+
 
 coinbase_advanced_trade = CoinbaseAdvancedTrade()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the candles this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+_CANDLES_PATH = re.compile(r"^/api/v3/brokerage/market/products/([A-Za-z0-9-]{1,40})/candles$")
+#: the candles channel's only interval, by its REST name ("5-minute candles")
+_WS_GRANULARITY = next(name for name, interval in GRANULARITIES.items() if interval == WS_INTERVAL)
+
+
+def _recorded(product_id: str, granularity: str, k: Mapping[str, Any]) -> RecordedCandle:
+    """``{start (s), low, high, open, close, volume}`` ("Get Public Product Candles"; the
+    channel's order differs): Coinbase shows no quote volume, trades or taker volumes."""
+    return RecordedCandle(
+        product_id, granularity, whole(k["start"]) * 1000, decimal_text(k["open"]), decimal_text(k["high"]),
+        decimal_text(k["low"]), decimal_text(k["close"]), decimal_text(k["volume"]),
+    )
+
+
+@tolerant
+def recorded_candles_answer(path: str, args: Mapping[str, Sequence[str]], answer: bytes) -> Sequence[RecordedCandle]:
+    """``/market/products/{id}/candles``: ``{"candles":[..]}``, newest first."""
+    match = _CANDLES_PATH.match(path)
+    granularity = first_arg(args, "granularity")
+    if match is None or granularity not in GRANULARITIES:
+        return ()
+    return [_recorded(match.group(1), text(granularity), k) for k in load_json(answer)["candles"]]
+
+
+@tolerant
+def recorded_candles_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """The ``candles`` channel: ``events`` of ``snapshot``/``update`` with 5-minute
+    candles carrying ``product_id``. No closed flag: ``closed`` None (the recorder's
+    next-open-time rule)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    if message["channel"] != "candles":
+        return ()
+    return [
+        _recorded(text(k["product_id"]), _WS_GRANULARITY, k)
+        for event in message["events"] if event["type"] in ("snapshot", "update")
+        for k in event["candles"]
+    ]
+
+
+classImplements(CoinbaseAdvancedTrade, IKlineRecording)

@@ -517,5 +517,81 @@ class GateSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candlesticks_answer(path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candlesticks_push(payload, binary)
+
 
 gate_io_spot = GateSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from typing import Callable  # noqa: E402
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+
+@tolerant
+def recorded_candlesticks_answer(
+    path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/spot/candlesticks``: rows ``[t s, quote volume, close, high, low, open, base
+    volume, window closed]``, oldest first (Market candlesticks); ``interval`` defaults
+    to ``30m``. No trade counts or taker volumes."""
+    if path != "/api/v4/spot/candlesticks":
+        return ()
+    pair = text(first_arg(args, "currency_pair"))
+    interval = first_arg(args, "interval") or "30m"
+    if interval not in INTERVALS:
+        return ()
+    out = []
+    for r in load_json(answer):
+        closed = {"true": True, "false": False}[r[7]]
+        out.append(RecordedCandle(
+            pair, interval, whole(r[0]) * 1000, decimal_text(r[5]), decimal_text(r[3]), decimal_text(r[4]),
+            decimal_text(r[2]), decimal_text(r[6]), decimal_text(r[1]), closed=closed,
+        ))
+    return out
+
+
+def channel_candle(
+    result: Mapping[str, Any], intervals: Mapping[str, Interval], volume: Callable[[str, Mapping[str, Any]], str],
+    quote: str | None,
+) -> RecordedCandle | None:
+    """One ``{"t","v","c","h","l","o","n","a","w"}`` push object (spot.candlesticks,
+    futures.candlesticks): ``n`` is ``<interval>_<pair>``, ``w`` the window closed."""
+    interval, _, pair = text(result["n"]).partition("_")
+    closed = result["w"]
+    if interval not in intervals or not isinstance(closed, bool):
+        return None
+    return RecordedCandle(
+        pair, interval, whole(result["t"]) * 1000, decimal_text(result["o"]), decimal_text(result["h"]),
+        decimal_text(result["l"]), decimal_text(result["c"]), volume(pair, result),
+        None if quote is None else decimal_text(result[quote]), closed=closed,
+    )
+
+
+@tolerant
+def recorded_candlesticks_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``spot.candlesticks`` updates: ``a`` is the base volume, ``v`` the quote volume."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    if message.get("channel") != "spot.candlesticks" or message.get("event") != "update":
+        return ()
+    candle = channel_candle(message["result"], WS_INTERVALS, lambda pair, r: decimal_text(r["a"]), "v")
+    return () if candle is None else (candle,)
+
+
+classImplements(GateSpot, IKlineRecording)

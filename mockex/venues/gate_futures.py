@@ -327,5 +327,68 @@ class GatePerpetual:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence[Any]:
+        return recorded_futures_candlesticks_answer(self, path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence[Any]:
+        return recorded_futures_candlesticks_push(payload, binary)
+
 
 gate_io_perpetual = GatePerpetual()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+
+@tolerant
+def recorded_futures_candlesticks_answer(
+    venue: Any, path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/futures/usdt/candlesticks``: ``{"t","v","c","h","l","o","sum"}``, oldest first
+    (Get futures candlesticks; ``interval`` defaults to ``5m``): ``v`` is contracts (an
+    integer, or a string with ``X-Gate-Size-Decimal``), base volume ``v x
+    quanto_multiplier`` (the market's quantity step here); ``sum`` the quote volume."""
+    if path != "/api/v4/futures/usdt/candlesticks":
+        return ()
+    contract = text(first_arg(args, "contract"))
+    interval = first_arg(args, "interval") or "5m"
+    if interval not in INTERVALS:
+        return ()
+    decimals = venue.market_for(contract, 1.0).qty_decimals
+    return [
+        RecordedCandle(
+            contract, interval, whole(r["t"]) * 1000, decimal_text(r["o"]), decimal_text(r["h"]),
+            decimal_text(r["l"]), decimal_text(r["c"]), plain(whole(r["v"]), decimals), decimal_text(r["sum"]),
+        )
+        for r in load_json(answer)
+    ]
+
+
+@tolerant
+def recorded_futures_candlesticks_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``futures.candlesticks`` updates, ``result`` a list; ``a`` is the base volume. The
+    push shows no quote volume (recorded empty: replayed as volume x close)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    if message.get("channel") != "futures.candlesticks" or message.get("event") != "update":
+        return ()
+    out = []
+    for result in message["result"]:
+        candle = gate.channel_candle(result, INTERVALS, lambda pair, r: decimal_text(r["a"]), None)
+        if candle is not None:
+            out.append(candle)
+    return out
+
+
+classImplements(GatePerpetual, IKlineRecording)

@@ -644,6 +644,16 @@ class HyperliquidPerpetual(HyperliquidVenue):
             return RestResponse(429, b"null", content_type=JSON)
         return _ERRORS.get(kind, _ERRORS[INTERNAL])
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candle_snapshot(self.spot, path, body, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candle_push(self.spot, payload, binary)
+
 
 @implementer(IExchange)
 class HyperliquidSpot(HyperliquidPerpetual):
@@ -692,3 +702,53 @@ _ERRORS: dict[str, RestResponse] = {
 
 hyperliquid_perpetual = HyperliquidPerpetual()
 hyperliquid_spot = HyperliquidSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the candles this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, load_json, text, tolerant, whole  # noqa: E402
+
+
+def _is_spot_coin(coin: str) -> bool:
+    """Spot coins are ``@<index>`` or ``PURR/USDC``-style pair names (docs "Info
+    endpoint": spot asset naming); perp coins are bare names. The host serves both."""
+    return coin.startswith("@") or "/" in coin
+
+
+def _recorded(spot: bool, k: Mapping[str, Any]) -> RecordedCandle | None:
+    """``{t, T, s, i, o, c, h, l, v, n}`` (the docs' candle type): no quote or taker volumes."""
+    coin, interval = text(k["s"]), text(k["i"])
+    if _is_spot_coin(coin) != spot or interval not in INTERVALS:
+        return None
+    return RecordedCandle(
+        coin, interval, whole(k["t"]), decimal_text(k["o"]), decimal_text(k["h"]), decimal_text(k["l"]),
+        decimal_text(k["c"]), decimal_text(k["v"]), trades=whole(k["n"]),
+    )
+
+
+@tolerant
+def recorded_candle_snapshot(spot: bool, path: str, body: bytes, answer: bytes) -> Sequence[RecordedCandle]:
+    """``POST /info`` with ``{"type":"candleSnapshot","req":{..}}``: a list of candles."""
+    if path != "/info" or load_json(body)["type"] != "candleSnapshot":
+        return ()
+    return [c for c in (_recorded(spot, k) for k in load_json(answer)) if c is not None]
+
+
+@tolerant
+def recorded_candle_push(spot: bool, payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"channel":"candle","data":{candle}}``. Hyperliquid does not say whether the
+    candle closed: ``closed`` None (the recorder's next-open-time rule)."""
+    if binary or not payload.startswith(b"{"):
+        return ()  # the "Websocket connection established." greeting
+    message = load_json(payload)
+    if message["channel"] != "candle":
+        return ()
+    candle = _recorded(spot, message["data"])
+    return () if candle is None else (candle,)
+
+
+classImplements(HyperliquidPerpetual, IKlineRecording)

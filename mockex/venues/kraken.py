@@ -490,5 +490,117 @@ class KrakenSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_ohlc_answer(path, args, body, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_ohlc_push(payload, binary)
+
 
 kraken_spot = KrakenSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from decimal import ROUND_CEILING, Decimal  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.intervals import days_from_civil  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+_QUOTE_STEP = Decimal(1).scaleb(-QUOTE_DECIMALS)
+
+
+def quote_from_vwap(vwap: str, volume: str) -> str:
+    """
+    The quote volume a vwap stands for: Kraken shows ``vwap`` (and no quote volume),
+    which this module derives as ``floor(quote / volume)`` in ticks. The smallest
+    quote volume in 10^-8 with ``quote / volume >= vwap`` gives the same vwap back
+    whenever ``volume * tick >= 10^-8`` (so replay formats the recorded rows
+    byte for byte).
+    """
+    v = Decimal(volume)
+    if not v:
+        return "0"
+    q = (Decimal(vwap) * v).quantize(_QUOTE_STEP, rounding=ROUND_CEILING)
+    return decimal_text(format(q, "f"))
+
+
+def _interval_name(value: Any) -> str:
+    name = str(whole(value))
+    if int(name) not in INTERVALS:
+        raise ValueError(name)
+    return name
+
+
+@tolerant
+def recorded_ohlc_answer(
+    path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/0/public/OHLC`` (GET, or POST with a form body): ``{"error":[],"result":{"<pair
+    key>":[[time s, open, high, low, close, vwap, volume, count]],"last":..}}`` (Get OHLC
+    Data): named by the result's pair key (the venue's symbol); the quote volume from
+    the vwap (:func:`quote_from_vwap`), the trade count as shown."""
+    if path != "/0/public/OHLC":
+        return ()
+    if body and not first_arg(args, "interval"):
+        args = parse_qs(body.decode("utf-8"))
+    interval = _interval_name(first_arg(args, "interval") or "1")
+    envelope = load_json(answer)
+    if envelope["error"]:
+        return ()
+    [(key, rows)] = [(k, v) for k, v in envelope["result"].items() if k != "last"]
+    return [
+        RecordedCandle(
+            text(key), interval, whole(r[0]) * 1000, decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+            decimal_text(r[4]), decimal_text(r[6]), quote_from_vwap(decimal_text(r[5]), decimal_text(r[6])),
+            whole(r[7]),
+        )
+        for r in rows
+    ]
+
+
+def _rfc3339_ms(value: str) -> int:
+    """``2026-11-25T00:00:00.000000000Z`` (as :func:`_rfc3339` writes it) in ms."""
+    date, _, clock = value.partition("T")
+    year, month, day = (int(x) for x in date.split("-"))
+    hms, _, frac = clock.rstrip("Z").partition(".")
+    hour, minute, second = (int(x) for x in hms.split(":"))
+    if not (value.endswith("Z") and 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60
+            and second < 60 and frac.isdigit()):
+        raise ValueError(value)
+    days = days_from_civil(year, month, day)
+    return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + int(frac[:3].ljust(3, "0"))
+
+
+@tolerant
+def recorded_ohlc_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """The v2 ``ohlc`` channel's ``snapshot`` and ``update`` messages: ``data`` entries
+    ``{symbol, open, high, low, close, trades, volume, vwap, interval_begin, interval,
+    timestamp}``, numbers as JSON numbers (read as their text). Kraken does not say
+    whether the candle closed: ``closed`` None (the recorder's next-open-time rule)."""
+    if binary:
+        return ()
+    message = json.loads(payload, parse_float=str, parse_int=str)
+    if message["channel"] != "ohlc" or message["type"] not in ("snapshot", "update"):
+        return ()
+    out = []
+    for k in message["data"]:
+        volume = decimal_text(k["volume"])
+        out.append(RecordedCandle(
+            text(k["symbol"]), _interval_name(k["interval"]), _rfc3339_ms(text(k["interval_begin"])),
+            decimal_text(k["open"]), decimal_text(k["high"]), decimal_text(k["low"]), decimal_text(k["close"]),
+            volume, quote_from_vwap(decimal_text(k["vwap"]), volume), whole(k["trades"]),
+        ))
+    return out
+
+
+classImplements(KrakenSpot, IKlineRecording)

@@ -661,5 +661,66 @@ class KucoinSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candles_answer(path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candles_push(payload, binary)
+
 
 kucoin_spot = KucoinSpot()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+
+def _recorded(symbol: str, type_name: str, row: Sequence[Any]) -> RecordedCandle:
+    """``[time s, open, close, high, low, volume, turnover]`` (Get Klines; the Klines
+    channel's ``candles``): turnover is the quote volume; no trades or taker volumes."""
+    return RecordedCandle(
+        symbol, type_name, whole(row[0]) * 1000, decimal_text(row[1]), decimal_text(row[3]),
+        decimal_text(row[4]), decimal_text(row[2]), decimal_text(row[5]), decimal_text(row[6]),
+    )
+
+
+@tolerant
+def recorded_candles_answer(path: str, args: Mapping[str, Sequence[str]], answer: bytes) -> Sequence[RecordedCandle]:
+    """``/api/v1/market/candles``: ``{"code":"200000","data":[rows]}``, newest first."""
+    if path != "/api/v1/market/candles":
+        return ()
+    envelope = load_json(answer)
+    type_name = text(first_arg(args, "type"))
+    if envelope["code"] != SUCCESS or type_name not in INTERVALS:
+        return ()
+    symbol = text(first_arg(args, "symbol"))
+    return [_recorded(symbol, type_name, row) for row in envelope["data"]]
+
+
+@tolerant
+def recorded_candles_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"topic":"/market/candles:{symbol}_{type}","subject":"trade.candles.update",
+    "data":{"symbol","candles":[7 strings],"time"}}``. KuCoin does not say whether the
+    candle closed: ``closed`` None (the recorder takes the last update of each open time)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    topic = text(message["topic"])
+    if message.get("subject") != "trade.candles.update" or not topic.startswith("/market/candles:"):
+        return ()
+    symbol, _, type_name = topic[len("/market/candles:"):].rpartition("_")
+    if type_name not in INTERVALS:
+        return ()
+    return [_recorded(symbol, type_name, message["data"]["candles"])]
+
+
+classImplements(KucoinSpot, IKlineRecording)

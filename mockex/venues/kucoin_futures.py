@@ -318,5 +318,85 @@ class KucoinPerpetual:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence[Any]:
+        return recorded_kline_answer(self, path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence[Any]:
+        return recorded_limit_candle_push(self, payload, binary)
+
 
 kucoin_perpetual = KucoinPerpetual()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+import json  # noqa: E402
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+#: the WebSocket's type names as the REST granularities (the same intervals)
+_GRANULARITY_OF = {ws: rest for ws, interval in WS_TYPES.items() for rest, same in GRANULARITIES.items()
+                   if same == interval}
+
+
+def _base_volume(venue: Any, symbol: str, lots: int) -> str:
+    """Lots as base volume: the contract multiplier is the market's quantity step (see
+    the module docstring), so ``lots * 10**-qty_decimals``."""
+    return plain(lots, venue.market_for(symbol, 1.0).qty_decimals)
+
+
+@tolerant
+def recorded_kline_answer(
+    venue: Any, path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/api/v1/kline/query``: ``{"code":"200000","data":[[ms, o, h, l, c, lots]]}``,
+    numbers, oldest first (Get Klines). Prices are read as the text they were written
+    in (never through a float); no quote volume, trades or taker volumes."""
+    if path != "/api/v1/kline/query":
+        return ()
+    granularity = text(first_arg(args, "granularity"))
+    symbol = text(first_arg(args, "symbol"))
+    envelope = json.loads(answer, parse_float=str, parse_int=str)
+    if envelope["code"] != kucoin.SUCCESS or granularity not in GRANULARITIES:
+        return ()
+    return [
+        RecordedCandle(
+            symbol, granularity, whole(r[0]), decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+            decimal_text(r[4]), _base_volume(venue, symbol, whole(r[5])),
+        )
+        for r in envelope["data"]
+    ]
+
+
+@tolerant
+def recorded_limit_candle_push(venue: Any, payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"topic":"/contractMarket/limitCandle:{symbol}_{type}","data":{"symbol","candles":
+    [time s, open, close, high, low, "lots.0", "lots"]},"subject":"candle.stick"}``;
+    no closed flag (``closed`` None: the recorder's next-open-time rule)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    topic = text(message["topic"])
+    prefix = "/contractMarket/limitCandle:"
+    if message.get("subject") != "candle.stick" or not topic.startswith(prefix):
+        return ()
+    symbol, _, type_name = topic[len(prefix):].rpartition("_")
+    granularity = _GRANULARITY_OF.get(type_name)
+    if granularity is None:
+        return ()
+    row = message["data"]["candles"]
+    return [RecordedCandle(
+        symbol, granularity, whole(row[0]) * 1000, decimal_text(row[1]), decimal_text(row[3]),
+        decimal_text(row[4]), decimal_text(row[2]), _base_volume(venue, symbol, whole(row[6])),
+    )]
+
+
+classImplements(KucoinPerpetual, IKlineRecording)

@@ -534,6 +534,16 @@ class MexcSpot:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_klines_answer(path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_spot_kline_push(payload, binary)
+
 
 mexc_spot = MexcSpot()
 
@@ -816,5 +826,145 @@ class MexcPerpetual:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_contract_kline_answer(self, path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_push_kline(self, payload, binary)
+
 
 mexc_perpetual = MexcPerpetual()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+#: the stream's interval names as spot REST's (the same intervals; ``Hour8`` has none)
+_SPOT_INTERVAL_OF = {ws: rest for ws, interval in STREAM_INTERVALS.items() for rest, same in INTERVALS.items()
+                     if same == interval}
+
+
+def _exact_json(data: bytes) -> Any:
+    """JSON with numbers kept as the text they were written in (never through a float)."""
+    return json.loads(data, parse_float=str, parse_int=str)
+
+
+@tolerant
+def recorded_klines_answer(path: str, args: Mapping[str, Sequence[str]], answer: bytes) -> Sequence[RecordedCandle]:
+    """Spot ``/api/v3/klines``: rows ``[open ms, o, h, l, c, volume, close ms, quote
+    volume]`` (Kline/Candlestick Data). No trade counts or taker volumes."""
+    if path != "/api/v3/klines":
+        return ()
+    symbol, interval = text(first_arg(args, "symbol")), text(first_arg(args, "interval"))
+    if interval not in INTERVALS:
+        return ()
+    return [
+        RecordedCandle(
+            symbol, interval, whole(r[0]), decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+            decimal_text(r[4]), decimal_text(r[5]), decimal_text(r[7]),
+        )
+        for r in load_json(answer)
+    ]
+
+
+def _spot_kline(symbol: str, stream_interval: str, t_s: Any, o: Any, h: Any, lo: Any, c: Any, v: Any,
+                a: Any) -> RecordedCandle | None:
+    interval = _SPOT_INTERVAL_OF.get(stream_interval)
+    if interval is None:
+        return None
+    return RecordedCandle(
+        symbol, interval, whole(t_s) * 1000, decimal_text(o), decimal_text(h), decimal_text(lo),
+        decimal_text(c), decimal_text(v), decimal_text(a),
+    )
+
+
+@tolerant
+def recorded_spot_kline_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """A spot kline push: the protobuf ``PushDataV3ApiWrapper`` (symbol field 3,
+    ``publicSpotKline`` field 308: interval, windowStart s, opening, closing, highest,
+    lowest, volume, amount, windowEnd; ccxt's protobuf/mexc), or the retired JSON
+    ``{"c":"spot@public.kline.v3.api@..","d":{"k":{T,a,c,h,i,l,o,t,v}},"s"}``. MEXC does
+    not say whether the window closed: ``closed`` None (the next-open-time rule)."""
+    if binary:
+        wrapper = dict(mexc_pb.decode(payload))
+        body = wrapper.get(mexc_pb.PUBLIC_SPOT_KLINE)
+        symbol = wrapper.get(3)
+        if not isinstance(body, bytes) or not isinstance(symbol, bytes):
+            return ()
+        k = dict(mexc_pb.decode(body))
+        interval, t_s, o, c, h, lo, v, a = (
+            k[n].decode("ascii") if isinstance(k[n], bytes) else k[n] for n in range(1, 9)
+        )
+        candle = _spot_kline(symbol.decode("ascii"), interval, t_s, o, h, lo, c, v, a)
+    else:
+        message = _exact_json(payload)
+        if not text(message["c"]).startswith("spot@public.kline.v3.api@"):
+            return ()
+        k = message["d"]["k"]
+        candle = _spot_kline(text(message["s"]), text(k["i"]), k["t"], k["o"], k["h"], k["l"], k["c"], k["v"],
+                             k["a"])
+    return () if candle is None else (candle,)
+
+
+def _lots(venue: Any, symbol: str, lots: Any) -> str:
+    """Contracts as base volume: ``contractSize`` is the market's quantity step here
+    (see the contract section's notes), so ``lots * 10**-qty_decimals``."""
+    return plain(whole(lots), venue.market_for(symbol, 1.0).qty_decimals)
+
+
+@tolerant
+def recorded_contract_kline_answer(
+    venue: Any, path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/api/v1/contract/kline/{symbol}``: ``{"success":true,"data":{"time":[s],"open",
+    "close","high","low","vol" (contracts),"amount" (quote),...}}``, column arrays of
+    numbers (Get Candlestick Data); ``interval`` defaults to ``Min1``."""
+    prefix = "/api/v1/contract/kline/"
+    if not path.startswith(prefix):
+        return ()
+    symbol = path[len(prefix):]
+    interval = first_arg(args, "interval") or "Min1"
+    envelope = _exact_json(answer)
+    if envelope["success"] is not True or interval not in STREAM_INTERVALS:
+        return ()
+    d = envelope["data"]
+    return [
+        RecordedCandle(
+            symbol, interval, whole(t) * 1000, decimal_text(o), decimal_text(h), decimal_text(lo),
+            decimal_text(c), _lots(venue, symbol, v), decimal_text(a),
+        )
+        for t, o, h, lo, c, v, a in zip(d["time"], d["open"], d["high"], d["low"], d["close"], d["vol"],
+                                         d["amount"], strict=True)
+    ]
+
+
+@tolerant
+def recorded_push_kline(venue: Any, payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"channel":"push.kline","data":{a, c, h, interval, l, o, q (contracts), rc, rh, rl,
+    ro, symbol, t}}`` ("WebSocket API"); no closed flag (the next-open-time rule)."""
+    if binary:
+        return ()
+    message = _exact_json(payload)
+    if message["channel"] != "push.kline":
+        return ()
+    k = message["data"]
+    symbol, interval = text(k["symbol"]), text(k["interval"])
+    if interval not in STREAM_INTERVALS:
+        return ()
+    return [RecordedCandle(
+        symbol, interval, whole(k["t"]) * 1000, decimal_text(k["o"]), decimal_text(k["h"]), decimal_text(k["l"]),
+        decimal_text(k["c"]), _lots(venue, symbol, k["q"]), decimal_text(k["a"]),
+    )]
+
+
+classImplements(MexcSpot, IKlineRecording)
+classImplements(MexcPerpetual, IKlineRecording)

@@ -416,5 +416,62 @@ class MockVenue:
     def stream_period_ms(self, interval: Interval) -> int:
         return 1000
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candles_answer(path, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candles_push(payload, binary)
+
 
 mock = MockVenue()
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, load_json, text, tolerant, whole  # noqa: E402
+
+
+def _recorded_row(symbol: str, interval: str, r: Sequence[Any]) -> RecordedCandle | None:
+    """``[open_time, open, high, low, close, volume, close_time, quote_volume, trades,
+    closed]`` (docs/venues/mock.md): no taker volumes."""
+    closed = r[9]
+    if interval not in CANONICAL or not isinstance(closed, bool):
+        return None
+    return RecordedCandle(
+        symbol, interval, whole(r[0]), decimal_text(r[1]), decimal_text(r[2]), decimal_text(r[3]),
+        decimal_text(r[4]), decimal_text(r[5]), decimal_text(r[7]), whole(r[8]), closed=closed,
+    )
+
+
+@tolerant
+def recorded_candles_answer(path: str, answer: bytes) -> Sequence[RecordedCandle]:
+    """``/api/v1/candles``: ``{"symbol","interval","candles":[rows]}``, oldest first."""
+    if path != "/api/v1/candles":
+        return ()
+    body = load_json(answer)
+    symbol, interval = text(body["symbol"]), text(body["interval"])
+    return [c for c in (_recorded_row(symbol, interval, r) for r in body["candles"]) if c is not None]
+
+
+@tolerant
+def recorded_candles_push(payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"channel":"candles","symbol","interval","time","candle":<row>}``, closed per
+    the row's ``closed`` (exactly one ``true`` push per candle)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    if message["channel"] != "candles":
+        return ()
+    candle = _recorded_row(text(message["symbol"]), text(message["interval"]), message["candle"])
+    return () if candle is None else (candle,)
+
+
+classImplements(MockVenue, IKlineRecording)

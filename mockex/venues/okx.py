@@ -567,8 +567,83 @@ class Okx:
     def stream_period_ms(self, interval: Interval) -> int:
         return 500
 
+    # IKlineRecording (declared at the end of the module)
+
+    def recorded_rest_klines(
+        self, path: str, args: Mapping[str, Sequence[str]], body: bytes, answer: bytes
+    ) -> Sequence["RecordedCandle"]:
+        return recorded_candles_answer(self.inst_type is SWAP, path, args, answer)
+
+    def recorded_stream_klines(self, payload: bytes, binary: bool) -> Sequence["RecordedCandle"]:
+        return recorded_candle_push(self.inst_type is SWAP, payload, binary)
+
 
 okx_spot = Okx("okx_spot", SPOT, "OKX spot: /api/v5 candles, history-candles, instruments, time; /ws/v5/business")
 okx_perpetual = Okx(
     "okx_perpetual", SWAP, "OKX USDT perpetual swaps (BTC-USDT-SWAP): /api/v5 market data; /ws/v5/business"
 )
+
+
+# ---------------------------------------------------------------------------
+# Recording (mockex.record): the rows and pushes this module emits, read back
+
+from zope.interface import classImplements  # noqa: E402
+
+from mockex.interfaces import IKlineRecording, RecordedCandle  # noqa: E402
+from mockex.venues.recording import decimal_text, first_arg, load_json, text, tolerant, whole  # noqa: E402
+
+_CANDLE_PATHS = ("/api/v5/market/candles", "/api/v5/market/history-candles")
+
+
+def _recorded(inst_id: str, bar: str, row: Sequence[Any], closed: bool | None) -> RecordedCandle:
+    """A row ``[ts, o, h, l, c, vol, volCcy, volCcyQuote, confirm]`` ("Get candlesticks"):
+    the base volume is ``vol`` for spot, ``volCcy`` for swaps (``vol`` is contracts);
+    the quote volume is ``volCcyQuote``. OKX shows no trade counts or taker volumes."""
+    swap = inst_id.endswith("-SWAP")
+    return RecordedCandle(
+        inst_id, bar, whole(row[0]), decimal_text(row[1]), decimal_text(row[2]), decimal_text(row[3]),
+        decimal_text(row[4]), decimal_text(row[6] if swap else row[5]), decimal_text(row[7]), closed=closed,
+    )
+
+
+@tolerant
+def recorded_candles_answer(
+    swap: bool, path: str, args: Mapping[str, Sequence[str]], answer: bytes
+) -> Sequence[RecordedCandle]:
+    """``/market/candles`` and ``/market/history-candles``: ``{"code":"0","data":[rows]}``,
+    newest first; ``bar`` defaults to ``1m``. Bars in Hong Kong time (``6H`` up without
+    ``utc``) are off the UTC grid: the recorder leaves them out."""
+    if path not in _CANDLE_PATHS:
+        return ()
+    inst_id = text(first_arg(args, "instId"))
+    if inst_id.endswith("-SWAP") != swap:
+        return ()  # the other instrument type: another venue's files
+    bar = first_arg(args, "bar") or "1m"
+    envelope = load_json(answer)
+    if envelope["code"] != "0" or bar not in BARS:
+        return ()
+    return [_recorded(inst_id, bar, row, None) for row in envelope["data"]]
+
+
+@tolerant
+def recorded_candle_push(swap: bool, payload: bytes, binary: bool) -> Sequence[RecordedCandle]:
+    """``{"arg":{"channel":"candle<bar>","instId":..},"data":[[9 strings]]}`` ("WebSocket:
+    Candlesticks channel"), closed per ``confirm`` ("1": closed)."""
+    if binary:
+        return ()
+    message = load_json(payload)
+    arg = message["arg"]
+    channel, inst_id = text(arg["channel"]), text(arg["instId"])
+    bar = channel[len("candle"):]
+    if not channel.startswith("candle") or bar not in BARS or inst_id.endswith("-SWAP") != swap:
+        return ()
+    out = []
+    for row in message["data"]:
+        confirm = text(row[8])
+        if confirm not in ("0", "1"):
+            continue
+        out.append(_recorded(inst_id, bar, row, confirm == "1"))
+    return out
+
+
+classImplements(Okx, IKlineRecording)
