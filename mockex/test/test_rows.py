@@ -123,7 +123,7 @@ class LiveMemoTests(SynchronousTestCase):
             got = rows.rows(market, interval, 0, first, 1, t, ("r",), fmt)
             candle = ref.candle(market, interval, first, t)
             self.assertEqual(got, b"" if candle is None else fmt(candle), t)
-        self.assertEqual(rows._live, {})
+        self.assertEqual((rows._live, rows._answers), ({}, {}))
 
 
 class EnvelopeTests(SynchronousTestCase):
