@@ -537,6 +537,7 @@ def bench_ws(tmp: Path, clients: Sequence[int], updates: int) -> dict[str, Any]:
                 log = tmp / f"ws-{name}-{n}.out"
                 sampler = CpuSampler(_server_pid(proc))
                 sampler.start()
+                machine0, t0 = _cpu_totals(), time.perf_counter()
                 probe = PROCS.start(
                     [PYTHON, str(BENCH / "ws_clients.py"), f"ws://127.0.0.1:{port}/ws/btcusdt@kline_1m",
                      "-n", str(n), "--updates", str(updates), "--timeout", f"{timeout:.0f}"],
@@ -547,7 +548,14 @@ def bench_ws(tmp: Path, clients: Sequence[int], updates: int) -> dict[str, Any]:
                 finally:
                     PROCS.stop(probe)
                     sampler.stop()
+                machine1, elapsed = _cpu_totals(), time.perf_counter() - t0
                 result = _probe_json(log)
+                # What the rest of the machine used meanwhile: busy time minus the
+                # server's and the client's (the sampler's own is counted as other).
+                server_s = ((sampler.samples[-1][1] - sampler.samples[0][1]) / 1e9
+                            if len(sampler.samples) > 1 else 0.0)
+                result["foreign_cpu"] = max(0.0, _busy_cpus(machine0, machine1)
+                                            - (server_s + result.get("client_cpu_s", 0.0)) / elapsed)
                 ticks = result.get("updates", [])
                 for tick in ticks:
                     start = tick["E"] / 1000.0
@@ -705,7 +713,7 @@ def bench_overhead(kind: str, duration: float, rounds: int, tmp: Path, loadgen: 
         for option in options:
             if option.startswith("--") and option not in help_text:
                 raise RuntimeError(f"this tree's twistd mockex has no {option}")
-    budget = len(OVERHEAD_PATHS) * rounds * 2 * (WARMUP_S + duration + MAX_WAIT_S + 5) + 60
+    budget = len(OVERHEAD_PATHS) * rounds * 2 * (WARMUP_S + (1 + RETRIES) * (duration + MAX_WAIT_S) + 5) + 60
     procs: list[tuple[str, subprocess.Popen[bytes], int]] = []
     log = tmp / f"{kind}.log"
     try:
@@ -725,9 +733,20 @@ def bench_overhead(kind: str, duration: float, rounds: int, tmp: Path, loadgen: 
                 order = procs if r % 2 == 0 else procs[::-1]
                 for name, proc, port in order:
                     print(f"  {kind} {name:16} {path} ...", file=sys.stderr, flush=True)
-                    wait_quiet()
-                    runs[name].append(_measured_run(loadgen, f"http://127.0.0.1:{port}{path}", duration, log,
-                                                    _server_pid(proc)))
+                    # as in the rest section: a disturbed run is repeated, the least
+                    # disturbed kept
+                    best: dict[str, Any] | None = None
+                    for _ in range(1 + RETRIES):
+                        wait_quiet()
+                        result = _measured_run(loadgen, f"http://127.0.0.1:{port}{path}", duration, log,
+                                               _server_pid(proc))
+                        if best is None or result["foreign_cpu"] < best["foreign_cpu"]:
+                            best = result
+                        if result["foreign_cpu"] <= FOREIGN_LIMIT:
+                            break
+                        print(f"    other processes used {result['foreign_cpu']:.2f} CPUs during the run; "
+                              "measuring again", file=sys.stderr)
+                    runs[name].append(best)
             row: dict[str, Any] = {"path": path}
             for name, _, _ in procs:
                 arm = runs[name]
@@ -904,8 +923,8 @@ def render(results: dict[str, Any]) -> str:
             "event to the last delivery")
         add("")
         add("| clients | server | latency ms | first delivery ms | spread ms | msgs/s | server CPU ms | "
-            "CPU µs/msg | client read lag ms | all delivered | connect s | target | |")
-        add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
+            "CPU µs/msg | client read lag ms | all delivered | connect s | other CPUs | target | |")
+        add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---|")
         for row in ws["rows"]:
             for name in ("mockex", "floor"):
                 r = row[name]
@@ -918,7 +937,8 @@ def render(results: dict[str, Any]) -> str:
                 add(f"| {row['n']:,} | {label} | {fmt_ms(r.get('latency_ms'))}{worst} | {fmt_ms(r.get('first_ms'))} | "
                     f"{fmt_ms(r.get('spread_ms'))} | {fmt_int(r.get('msgs_per_s'))} | {fmt_ms(r.get('server_cpu_ms'))} | "
                     f"{fmt_ms(r.get('cpu_us_per_msg'))} | {fmt_ms(r.get('read_lag_ms'))} | "
-                    f"{'yes' if r.get('delivered') else 'NO'} | {fmt_ms(r.get('connect_s'), 2)} | {target} | "
+                    f"{'yes' if r.get('delivered') else 'NO'} | {fmt_ms(r.get('connect_s'), 2)} | "
+                    f"{fmt_ms(r.get('foreign_cpu'), 2)} | {target} | "
                     f"{verdict(ok) if target else ''} |")
         add("")
     mem = results.get("wsmem")
