@@ -350,13 +350,27 @@ class StreamProtocol(WebSocketServerProtocol):
                 self._last_activity = self.factory.reactor.seconds()
             if self.frame_faults:
                 self._faults.deliver(self, prepared, topic, update)
-            elif not self._send_now(prepared):
+            elif not self._send_now((prepared,)):
                 self.sendPreparedMessage(prepared)
 
-    def _send_now(self, prepared: Any) -> bool:
+    def deliver_many(self, items: Any) -> None:
         """
-        Hand a prepared frame straight to the socket when nothing is waiting before it;
-        False (nothing done) when the usual path must take it.
+        ``deliver`` each ``(prepared, topic, update)`` of ``items`` in order; without
+        frame faults, in one write (one ``send``) when :meth:`_send_now` can take them.
+        """
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        if not self.frame_faults and self._send_now([prepared for prepared, _, _ in items]):
+            if self._idle is not None:
+                self._last_activity = self.factory.reactor.seconds()
+            return
+        for prepared, topic, update in items:
+            self.deliver(prepared, topic, update)
+
+    def _send_now(self, prepared_messages: Any) -> bool:
+        """
+        Hand prepared frames straight to the socket (in one ``send``) when nothing is
+        waiting before them; False (nothing done) when the usual path must take them.
 
         Why: Twisted's ``write`` only buffers, registers the socket for writing
         (``epoll_ctl``), and sends on the next reactor turn, after which it unregisters
@@ -377,7 +391,7 @@ class StreamProtocol(WebSocketServerProtocol):
         per-message compression or octet logging.
         """
         if self.send_queue or self.logOctets or (
-            self._perMessageCompress is not None and not prepared.doNotCompress
+            self._perMessageCompress is not None and not all(p.doNotCompress for p in prepared_messages)
         ):
             return False
         layer = self.transport
@@ -390,7 +404,10 @@ class StreamProtocol(WebSocketServerProtocol):
             or tcp._writeDisconnected or tcp._tempDataBuffer or len(tcp.dataBuffer) != tcp.offset
         ):
             return False
-        data = prepared.payloadHybi
+        if len(prepared_messages) == 1:
+            data = prepared_messages[0].payloadHybi
+        else:
+            data = b"".join(p.payloadHybi for p in prepared_messages)
         try:
             sent = tcp.socket.send(data)
         except BlockingIOError:

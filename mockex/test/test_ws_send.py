@@ -47,18 +47,31 @@ class _Recorder:
     def __init__(self, proto: StreamProtocol) -> None:
         self.delivered: list[bytes] = []
         self.usual = 0
-        deliver, send_prepared = proto.deliver, proto.sendPreparedMessage
+        self.batches = 0
+        deliver, deliver_many, send_prepared = proto.deliver, proto.deliver_many, proto.sendPreparedMessage
 
         def recording_deliver(prepared: Any, topic: Any = None, update: Any = None) -> None:
             if proto.state == StreamProtocol.STATE_OPEN:
                 self.delivered.append(prepared.payload)
             deliver(prepared, topic, update)
 
+        def recording_deliver_many(items: Any) -> None:
+            # the items it falls back to deliver one by one are recorded there
+            if proto.state == StreamProtocol.STATE_OPEN:
+                self.batches += 1
+                proto.deliver = deliver  # type: ignore[method-assign]
+                try:
+                    self.delivered.extend(prepared.payload for prepared, _, _ in items)
+                    deliver_many(items)
+                finally:
+                    proto.deliver = recording_deliver  # type: ignore[method-assign]
+
         def counting_send(prepared: Any) -> None:
             self.usual += 1
             send_prepared(prepared)
 
         proto.deliver = recording_deliver  # type: ignore[method-assign]
+        proto.deliver_many = recording_deliver_many  # type: ignore[method-assign]
         proto.sendPreparedMessage = counting_send  # type: ignore[method-assign]
 
 
@@ -89,8 +102,8 @@ class DirectSendTests(TestCase):
         [proto] = list(server.ws_factory.live)
         recorder = _Recorder(proto)
         client.sendMessage(b'{"method":"LIST_SUBSCRIPTIONS","id":1}')
-        for _ in range(500):
-            if len(recorder.delivered) >= 40:
+        for _ in range(500):  # some 40 ticks, among them a candle's close (every 60 ms)
+            if len(recorder.delivered) >= 40 and recorder.batches:
                 break
             yield _sleep(0.01)
         yield server.stop()
@@ -101,6 +114,12 @@ class DirectSendTests(TestCase):
         events = [json.loads(m) for m in factory.messages if b'"kline"' in m]
         keys = [(e["E"], e["k"]["t"]) for e in events]
         self.assertEqual(keys, sorted(set(keys)))
+        # a candle's close: the closed candle, then the next one, in the same tick
+        closes = [i for i, e in enumerate(events[:-1]) if e["k"]["x"]]
+        self.assertTrue(closes)
+        self.assertGreater(recorder.batches, 0)
+        for i in closes:
+            self.assertEqual((events[i + 1]["E"], events[i + 1]["k"]["t"]), (events[i]["E"], events[i]["k"]["T"] + 1))
 
     @inlineCallbacks
     def test_full_socket_then_catch_up(self) -> Any:
