@@ -132,11 +132,13 @@ def fanout(subscribers: int, repeats: int) -> dict[str, float]:
     """Seconds per broadcast of one frame to ``subscribers`` connections."""
     sys.path.insert(0, ROOT)
     from mockex.interfaces import CandleUpdate
+    from mockex.ratelimit import NO_LIMITS
     from mockex.testing import MemoryServer
 
     out = {}
     for mode in ("plain", "faults", "plain", "faults"):
-        m = MemoryServer(seed=1, faults=(mode == "faults"))
+        # No limits: Binance allows 300 connection attempts per 5 minutes per IP.
+        m = MemoryServer(seed=1, faults=(mode == "faults"), limits=NO_LIMITS)
         clients = [m.connect("/ws/btcusdt@kline_1m") for _ in range(subscribers)]
         hub = m.server.hub
         state = next(iter(hub._feeds.values()))

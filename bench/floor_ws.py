@@ -12,6 +12,7 @@ Any path is accepted. The process stops by itself after ``--max-seconds``.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import time
 
@@ -54,7 +55,9 @@ class Factory(WebSocketServerFactory):
         reactor.callLater(due - now, self.tick, due)
 
     def tick(self, due: float) -> None:
-        payload = TEMPLATE.format(E=int(due * 1000)).encode()
+        # The event time is when the tick runs, as mockex's hub stamps it
+        # (``max(due, now)``): the probe measures latency from it.
+        payload = TEMPLATE.format(E=int(max(due, time.time()) * 1000)).encode()
         prepared = self.prepareMessage(payload)
         for proto in list(self.live):
             if proto.state == WebSocketServerProtocol.STATE_OPEN:
@@ -69,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period", type=float, default=2.0)
     parser.add_argument("--max-seconds", type=float, default=120.0, help="stop by itself after this")
     args = parser.parse_args(argv)
+    # 10,000 connections need more open files than a default soft limit of 1024.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
     factory = Factory(f"ws://{args.host}:{args.port}", args.period)
     reactor.listenTCP(args.port, factory, interface=args.host, backlog=50)
     factory.schedule()

@@ -1,46 +1,66 @@
 """
-WebSocket fan-out probe: N clients on one stream, in one process (asyncio),
-recording when each client receives each update.
+WebSocket fan-out probe: N clients on one stream in one process, recording when each
+client receives each update.
 
-    python bench/ws_clients.py ws://127.0.0.1:8080/ws/btcusdt@kline_1m -n 1000 --updates 3
+    python bench/ws_clients.py ws://127.0.0.1:8080/ws/btcusdt@kline_1m -n 10000 --updates 3
+    python bench/ws_clients.py ws://127.0.0.1:8080/ws/btcusdt@kline_1m -n 1000 --hold 30
 
-Two clients: ``--client raw`` (default), a minimal RFC 6455 client on an asyncio
-Protocol (handshake, unmasked server frames, pong), stamping arrivals in
-``data_received`` so that the probe's own cost per message stays small; and
-``--client websockets``, the ``websockets`` library (more Python per message:
-at N=1000 its own cost shows in the spread).
+The client is deliberately lean, because on a 2-core machine it shares the CPUs with
+the server it measures: plain non-blocking sockets on one ``select.epoll`` loop (no
+asyncio, no WebSocket library), an RFC 6455 handshake, unmasked server frames parsed
+by hand, pongs answered. Clients connect at most ``--concurrency`` at a time (a
+Twisted listener's backlog is 50).
 
-Clients connect at most ``--concurrency`` at a time (a listen backlog is 50 on
-Twisted). Once all are open, the next ``--updates`` updates (told apart by their
-``"E"`` event time and ``"t"`` candle open) are followed: for each, the spread is the time from its first
-delivery to its last across clients. The result is printed as one JSON line. The
-process gives up (and says so) after ``--timeout`` seconds.
+When a frame arrived is read from the kernel, not from the client: every socket has
+``SO_TIMESTAMPNS`` set, and ``recvmsg`` returns the time the data reached the socket
+(CLOCK_REALTIME; socket(7)). So a client that reads late does not make the server
+look slow, as long as it drains its sockets before they fill (a kline frame is about
+400 bytes every 2 s). The time the client read each frame is kept too: the difference
+between the two is the client's own lag, reported as ``read_lag_ms``.
 
-The client's own per-message cost is part of the spread: run the same probe against
-``bench/floor_ws.py`` (a bare Autobahn broadcaster) for the floor.
+An update is one tick of the stream, identified by its ``"E"`` (event time); at a
+candle's close a tick carries two events (the closed candle, then the new one), told
+apart by their ``"t"`` (candle open). Once every client is open, the next
+``--updates`` ticks are followed. For each, the result gives the ``latency`` from the
+tick's event time (the server's market clock, which at ``--speed 1`` is the wall clock
+of this same machine) to its last delivery to the last client, and the ``spread``
+from its first delivery to its last. One JSON line is printed at the end.
+
+``--hold S``: connect, print ``{"ready": ...}``, keep the connections open and idle
+(answering pings, reading and discarding frames) for ``S`` seconds, then exit: for
+measuring the server's memory per connection.
+
+The process gives up (and says so) after ``--timeout`` seconds; it raises its own
+soft limit on open files up to the hard limit when ``-n`` needs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
+import errno
 import json
 import os
 import resource
+import select
+import socket
 import struct
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
+#: socket(7): SO_TIMESTAMPNS (SCM_TIMESTAMPNS in the ancillary data); Python's socket
+#: module does not name it. 35 on every Linux architecture but a few (parisc, sparc).
+SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@qq")
+_ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 
-def event_key(message: str | bytes) -> tuple[int, int] | None:
-    """
-    ``(E, k.t)`` of a kline event (event time, candle open), read without a JSON
-    parse: at a candle's close one tick carries two events with the same ``E``
-    (the closed candle and the new one).
-    """
-    data = message.encode() if isinstance(message, str) else message
+CONNECTING, HANDSHAKE, OPEN, CLOSED = range(4)
+
+
+def event_key(data: bytes) -> tuple[int, int] | None:
+    """``(E, k.t)`` of a kline event, read without a JSON parse."""
     at = data.find(b'"E":')
     if at < 0:
         return None
@@ -53,201 +73,266 @@ def event_key(message: str | bytes) -> tuple[int, int] | None:
     return event, opened
 
 
-class RawClient(asyncio.Protocol):
-    """A minimal WebSocket client: one handshake, then text frames in, pongs out."""
+def masked_frame(opcode: int, payload: bytes = b"") -> bytes:
+    """A client frame (clients must mask, RFC 6455 5.3); small payloads only."""
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked
 
-    def __init__(self, host: str, target: str, on_message) -> None:  # type: ignore[no-untyped-def]
+
+class Client:
+    __slots__ = ("sock", "state", "buf")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.state = CONNECTING
+        self.buf = b""
+
+
+class Probe:
+    """N connections on one epoll loop."""
+
+    def __init__(self, url: str, n: int, concurrency: int) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         self.request = (
-            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+            f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
             "Sec-WebSocket-Version: 13\r\n\r\n"
         ).encode()
-        self.on_message = on_message
-        self.buf = bytearray()
-        self.upgraded = False
-        self.opened = asyncio.get_running_loop().create_future()
-        self.transport: asyncio.Transport | None = None
+        self.n = n
+        self.concurrency = concurrency
+        self.epoll = select.epoll()
+        self.clients: dict[int, Client] = {}
+        self.started = 0
+        self.opened = 0
+        self.in_flight = 0
+        self.failures: list[str] = []
+        self.failed = 0
+        self.closed_by_server = 0
+        #: (E, t) -> kernel arrival times (epoch s); the same -> read times (epoch s)
+        self.arrivals: dict[tuple[int, int], list[float]] = {}
+        self.reads: dict[tuple[int, int], list[float]] = {}
+        self.frames = 0
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
-        self.transport = transport
-        transport.write(self.request)
+    # -- connections ------------------------------------------------------------------
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.opened.done():
-            self.opened.set_exception(ConnectionError(f"closed before the handshake: {exc}"))
+    def _start_one(self) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.started += 1
+        self.in_flight += 1
+        err = sock.connect_ex((self.host, self.port))
+        if err not in (0, errno.EINPROGRESS):
+            self._fail(sock, f"connect: {os.strerror(err)}")
+            return
+        self.clients[sock.fileno()] = Client(sock)
+        self.epoll.register(sock.fileno(), select.EPOLLOUT)
 
-    def _send(self, opcode: int, payload: bytes = b"") -> None:
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        assert len(payload) < 126
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)  # type: ignore[union-attr]
+    def _fail(self, sock: socket.socket, why: str) -> None:
+        self.failed += 1
+        self.in_flight -= 1
+        if len(self.failures) < 5:
+            self.failures.append(why)
+        self.clients.pop(sock.fileno(), None)
+        try:
+            self.epoll.unregister(sock.fileno())
+        except (OSError, ValueError):
+            pass
+        sock.close()
 
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        buf = self.buf
-        buf += data
-        if not self.upgraded:
+    def _writable(self, client: Client) -> None:
+        sock = client.sock
+        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._fail(sock, f"connect: {os.strerror(err)}")
+            return
+        sock.send(self.request)  # 200 bytes into an empty buffer: sent whole
+        client.state = HANDSHAKE
+        self.epoll.modify(sock.fileno(), select.EPOLLIN)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _readable(self, client: Client) -> None:
+        sock = client.sock
+        try:
+            data, ancillary, _, _ = sock.recvmsg(65536, _ANC_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            data, ancillary = b"", []
+            if client.state != OPEN:
+                self._fail(sock, f"recv: {e}")
+                return
+        read_at = time.time()
+        if not data:
+            if client.state == OPEN:
+                self.closed_by_server += 1
+                client.state = CLOSED
+                self.epoll.unregister(sock.fileno())
+            else:
+                self._fail(sock, "closed during the handshake")
+            return
+        arrived = read_at
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = _TIMESPEC.unpack_from(value)
+                arrived = sec + nsec * 1e-9
+        buf = client.buf + data if client.buf else data
+        if client.state == HANDSHAKE:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
+                client.buf = buf
                 return
-            status = bytes(buf[:12])
-            del buf[: end + 4]
-            if not status.startswith(b"HTTP/1.1 101"):
-                self.opened.set_exception(ConnectionError(f"handshake answered {status!r}"))
-                self.transport.close()  # type: ignore[union-attr]
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self._fail(sock, f"handshake answered {bytes(buf[:40])!r}")
                 return
-            self.upgraded = True
-            self.opened.set_result(None)
-        while len(buf) >= 2:
-            opcode = buf[0] & 0x0F
-            length = buf[1] & 0x7F
-            at = 2
+            buf = buf[end + 4 :]
+            client.state = OPEN
+            self.opened += 1
+            self.in_flight -= 1
+        client.buf = self._frames(client, buf, arrived, read_at)
+
+    def _frames(self, client: Client, buf: bytes, arrived: float, read_at: float) -> bytes:
+        """Consume the whole frames in ``buf``; return what is left of it."""
+        at = 0
+        size = len(buf)
+        while size - at >= 2:
+            opcode = buf[at] & 0x0F
+            length = buf[at + 1] & 0x7F
+            head = 2
             if length == 126:
-                if len(buf) < 4:
-                    return
-                length = struct.unpack_from("!H", buf, 2)[0]
-                at = 4
+                if size - at < 4:
+                    break
+                length = int.from_bytes(buf[at + 2 : at + 4], "big")
+                head = 4
             elif length == 127:
-                if len(buf) < 10:
-                    return
-                length = struct.unpack_from("!Q", buf, 2)[0]
-                at = 10
-            if len(buf) < at + length:
-                return
-            payload = bytes(buf[at : at + length])
-            del buf[: at + length]
-            if opcode in (1, 2, 0):
-                self.on_message(now, payload)
-            elif opcode == 9:
-                self._send(0xA, payload)
+                if size - at < 10:
+                    break
+                length = int.from_bytes(buf[at + 2 : at + 10], "big")
+                head = 10
+            end = at + head + length
+            if end > size:
+                break
+            if opcode in (0, 1, 2):
+                self.frames += 1
+                key = event_key(buf[at + head : min(end, at + head + 120)])
+                if key is not None:
+                    times = self.arrivals.get(key)
+                    if times is None:
+                        times = self.arrivals[key] = []
+                        self.reads[key] = []
+                    times.append(arrived)
+                    self.reads[key].append(read_at)
+            elif opcode == 9:  # ping: pong with its payload
+                client.sock.send(masked_frame(0xA, bytes(buf[at + head : end])))
             elif opcode == 8:
-                self.transport.close()  # type: ignore[union-attr]
-                return
+                client.state = CLOSED
+                self.closed_by_server += 1
+                self.epoll.unregister(client.sock.fileno())
+                return b""
+            at = end
+        return buf[at:] if at < size else b""
 
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
+    # -- the loop ---------------------------------------------------------------------
+
+    def poll(self, timeout: float) -> None:
+        while self.started < self.n and self.in_flight < self.concurrency:
+            self._start_one()
+        for fd, events in self.epoll.poll(timeout):
+            client = self.clients.get(fd)
+            if client is None:
+                continue
+            if client.state == CONNECTING:
+                if events & (select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP):
+                    self._writable(client)
+            elif client.state != CLOSED:
+                self._readable(client)
+
+    def connect_all(self, deadline: float) -> bool:
+        """Open every connection (True), or give up at ``deadline`` (perf_counter)."""
+        while self.opened + self.failed < self.n:
+            if time.perf_counter() >= deadline:
+                return False
+            self.poll(0.05)
+        return self.failed == 0
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            try:
+                # RST, not FIN: no TIME_WAIT left behind on either side
+                client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.sock.close()
+            except OSError:
+                pass
+        self.clients.clear()
+        self.epoll.close()
 
 
-async def probe(url: str, n: int, updates: int, concurrency: int, timeout: float, kind: str) -> dict:
-    loop = asyncio.get_running_loop()
+def run_fanout(probe: Probe, updates: int, timeout: float) -> dict[str, Any]:
     t0 = time.perf_counter()
-    ready = asyncio.Event()
-    # (event time, candle open) -> arrival times (perf_counter)
-    arrivals: dict[tuple[int, int], list[float]] = {}
-    ready_at: list[float] = []
-    gate = asyncio.Semaphore(concurrency)
-    opened = 0
-    failures: list[str] = []
-    sockets = []
-    stop = asyncio.Event()
+    deadline = t0 + timeout
+    all_open = probe.connect_all(deadline)
+    connect_s = time.perf_counter() - t0 if all_open else None
+    ready_at = time.time()
 
-    def record(now: float, message: bytes) -> None:
-        key = event_key(message)
-        if key is not None:
-            arrivals.setdefault(key, []).append(now)
+    def complete_ticks() -> list[int]:
+        """Event times of the ticks begun after everyone was open, all delivered."""
+        by_tick: dict[int, list[tuple[int, int]]] = {}
+        for key, times in probe.arrivals.items():
+            if min(times) >= ready_at:
+                by_tick.setdefault(key[0], []).append(key)
+        # a tick is complete once all its events reached every client, and no later
+        # event of it can come: the next tick has begun, or a second event is in
+        last = max(by_tick, default=None)
+        return [e for e, keys in sorted(by_tick.items())
+                if all(len(probe.arrivals[k]) >= probe.n for k in keys) and (e != last or len(keys) > 1)]
 
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    target = parts.path + ("?" + parts.query if parts.query else "")
-
-    async def raw_client(i: int) -> None:
-        nonlocal opened
-        async with gate:
-            try:
-                _, proto = await loop.create_connection(
-                    lambda: RawClient(f"{host}:{port}", target, record), host, port
-                )
-                sockets.append(proto)
-                await asyncio.wait_for(proto.opened, 20)
-            except Exception as e:  # noqa: BLE001 - reported
-                failures.append(f"{type(e).__name__}: {e}")
-                return
-        opened += 1
-        if opened == n:
-            ready_at.append(time.perf_counter())
-            ready.set()
-
-    async def client(i: int) -> None:
-        nonlocal opened
-        from websockets.asyncio.client import connect
-
-        async with gate:
-            try:
-                ws = await connect(url, compression=None, open_timeout=20, max_queue=None,
-                                   ping_interval=None)
-            except Exception as e:  # noqa: BLE001 - reported
-                failures.append(f"{type(e).__name__}: {e}")
-                return
-        sockets.append(ws)
-        ws.abort = ws.transport.abort
-        opened += 1
-        if opened == n:
-            ready_at.append(time.perf_counter())
-            ready.set()
-        try:
-            async for message in ws:
-                record(time.perf_counter(), message)
-        except Exception:  # noqa: BLE001 - closed under us at the end
-            pass
-
-    make = raw_client if kind == "raw" else client
-    tasks = [asyncio.ensure_future(make(i)) for i in range(n)]
-
-    async def watch() -> None:
-        await ready.wait()
-        while True:
-            # An update is complete when every client has it; stop after `updates`
-            # complete updates that started after everyone was connected.
-            started_after = [k for k, ts in arrivals.items() if min(ts) >= ready_at[0]]
-            complete = [k for k in started_after if len(arrivals[k]) >= n]
-            if len(complete) >= updates:
-                return
-            await asyncio.sleep(0.05)
-
-    timed_out = False
-    try:
-        await asyncio.wait_for(watch(), timeout=timeout)
-    except asyncio.TimeoutError:
-        timed_out = True
-    connect_s = (ready_at[0] - t0) if ready_at else None
-    for ws in list(sockets):
-        try:
-            ws.abort()
-        except Exception:  # noqa: BLE001
-            pass
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    ticks: list[int] = []
+    while all_open and time.perf_counter() < deadline:
+        probe.poll(0.05)
+        ticks = complete_ticks()
+        if len(ticks) >= updates:
+            break
     rows = []
-    base = ready_at[0] if ready_at else t0
-    for key in sorted(arrivals):
-        ts = arrivals[key]
-        if min(ts) < base or len(ts) < n:
-            continue
-        first, last = min(ts), max(ts)
-        spread = last - first
+    for event_ms in ticks[:updates]:
+        keys = sorted(k for k in probe.arrivals if k[0] == event_ms)
+        arrived = [t for k in keys for t in probe.arrivals[k]]
+        reads = [t for k in keys for t in probe.reads[k]]
+        first, last = min(arrived), max(arrived)
+        event_s = event_ms / 1000.0
         rows.append({
-            "E": key[0],
-            "t": key[1],
-            "clients": len(ts),
-            "spread_ms": spread * 1000.0,
-            "msgs_per_s": (len(ts) / spread) if spread > 0 else None,
+            "E": event_ms,
+            "events": len(keys),
+            "clients": min(len(probe.arrivals[k]) for k in keys),
+            # from the tick's event time to its last delivery (kernel time)
+            "latency_ms": (last - event_s) * 1000.0,
+            "first_ms": (first - event_s) * 1000.0,
+            "spread_ms": (last - first) * 1000.0,
+            # the same as seen by the client reading its sockets
+            "read_latency_ms": (max(reads) - event_s) * 1000.0,
+            "read_lag_ms": max(r - a for r, a in zip(reads, arrived)) * 1000.0,
         })
-    rows = rows[:updates]
-    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "url": url,
-        "client": kind,
-        "n": n,
-        "opened": opened,
-        "failures": failures[:5],
-        "failed": len(failures),
         "connect_s": connect_s,
-        "timed_out": timed_out,
+        "timed_out": len(rows) < updates,
         "updates": rows,
-        "client_cpu_s": usage.ru_utime + usage.ru_stime,
+        "ready_at": ready_at,
     }
+
+
+def run_hold(probe: Probe, hold: float, timeout: float) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    all_open = probe.connect_all(t0 + timeout)
+    connect_s = time.perf_counter() - t0 if all_open else None
+    print(json.dumps({"ready": all_open, "opened": probe.opened, "connect_s": connect_s}), flush=True)
+    end = time.perf_counter() + hold
+    while time.perf_counter() < end:
+        probe.poll(0.1)
+    return {"connect_s": connect_s, "timed_out": not all_open, "updates": []}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,16 +340,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("url")
     parser.add_argument("-n", type=int, default=100, help="clients")
     parser.add_argument("--updates", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=40, help="connects in flight")
+    parser.add_argument("--concurrency", type=int, default=40, help="handshakes in flight")
     parser.add_argument("--timeout", type=float, default=60.0, help="give up after (s)")
-    parser.add_argument("--client", choices=("raw", "websockets"), default="raw")
+    parser.add_argument("--hold", type=float, help="only connect, and hold the connections idle this long")
     args = parser.parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < args.n + 64:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, args.n + 256), hard))
-    result = asyncio.run(probe(args.url, args.n, args.updates, args.concurrency, args.timeout, args.client))
+    need = args.n + 64
+    if soft != resource.RLIM_INFINITY and soft < need:
+        if hard != resource.RLIM_INFINITY and hard < need:
+            print(f"-n {args.n} needs {need} open files; the hard limit is {hard} (raise it: ulimit -Hn)",
+                  file=sys.stderr)
+            return 2
+        resource.setrlimit(resource.RLIMIT_NOFILE, (need if hard == resource.RLIM_INFINITY else hard, hard))
+    probe = Probe(args.url, args.n, args.concurrency)
+    try:
+        if args.hold is not None:
+            result = run_hold(probe, args.hold, args.timeout)
+        else:
+            result = run_fanout(probe, args.updates, args.timeout)
+    finally:
+        opened = probe.opened
+        probe.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update({
+        "url": args.url,
+        "n": args.n,
+        "opened": opened,
+        "failed": probe.failed,
+        "failures": probe.failures,
+        "closed_by_server": probe.closed_by_server,
+        "frames": probe.frames,
+        "client_cpu_s": usage.ru_utime + usage.ru_stime,
+    })
     print(json.dumps(result), flush=True)
-    return 0 if not result["timed_out"] and not result["failed"] else 1
+    return 0 if not result["timed_out"] and not probe.failed else 1
 
 
 if __name__ == "__main__":

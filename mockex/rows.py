@@ -4,18 +4,42 @@ Serialize once: a cache of formatted candle rows.
 A closed candle never changes, so its formatted bytes (a venue's REST row or stream
 payload fragment) are computed once per (format, market, interval, offset, open
 time). A request for ``n`` rows then costs ``n`` dictionary hits and one join, and a
-repeated request costs one hit on the joined block. The live candle is formatted fresh
-on every request. Both caches are bounded (oldest entries go first).
+repeated request costs one hit on the joined block. Both caches are bounded (oldest
+entries go first).
+
+The live candle (the one holding ``now``) changes, but only from one market second to
+the next: :meth:`CandleSource.candle` aggregates the one-second leaves up to
+``now_ms // 1000``. So does a whole answer that ends with it. Both are kept for the
+rest of the market second they were computed in (see :meth:`RowCache._second`):
+
+* the live candle and its formatted rows, so that a burst of requests does not rebuild
+  it from up to 59 leaves each time (docs/performance.md: 14 to 17% of the server's
+  time under load before this memo);
+* the joined answer (``prefix``, rows, ``suffix``: the venue's whole body), so that
+  the same request again in the same second allocates nothing. A 175 KB answer is
+  above glibc's mmap threshold: a fresh one per request cost the server page faults
+  and returns of memory to the system (``b"".join`` was a quarter of the server's
+  samples at limit=1000, where the copy alone takes a few microseconds).
+
+:meth:`RowCache.rows` joins the venue's envelope with the rows in one pass: an
+answer is copied once, not once per concatenation.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Hashable
 
-from mockex.intervals import Interval
+from mockex.intervals import SECOND_MS, Interval
 from mockex.market import Candle, CandleSource, Market
 
 Formatter = Callable[[Candle], bytes]
+
+#: Most live-candle entries kept within one market second (a burst of requests over
+#: many markets, intervals and offsets); beyond it the memo starts again empty.
+MAX_LIVE = 4096
+#: Most bytes of whole answers kept within one market second (some 45 answers of
+#: 1000 Binance rows); an answer that does not fit is not kept.
+MAX_ANSWER_BYTES = 8 << 20
 
 
 class RowCache:
@@ -30,6 +54,14 @@ class RowCache:
         self._blocks: dict[Hashable, bytes] = {}
         self._max_rows = max_rows
         self._max_blocks = max_blocks
+        #: the market second the memos below hold (see _second)
+        self._second_held = -1
+        #: (market, interval, offset, open) -> (scenarios set on the market when
+        #: computed, the live candle or None, its rows by format key)
+        self._live: dict[Hashable, tuple[int, Candle | None, dict[Hashable, bytes]]] = {}
+        #: a request's arguments -> (scenarios set on the market, the answer)
+        self._answers: dict[Hashable, tuple[int, bytes]] = {}
+        self._answer_bytes = 0
 
     def rows(
         self,
@@ -43,32 +75,119 @@ class RowCache:
         fmt: Formatter,
         separator: bytes = b",",
         newest_first: bool = False,
+        prefix: bytes = b"",
+        suffix: bytes = b"",
     ) -> bytes:
         """
         ``count`` candles from ``first_open`` formatted by ``fmt`` and joined by
         ``separator``, in chronological order, or newest first if ``newest_first``
-        (KuCoin, Bybit, OKX, Coinbase list candles that way).
+        (KuCoin, Bybit, OKX, Coinbase list candles that way), between ``prefix`` and
+        ``suffix`` (a venue's envelope, e.g. ``b"["`` and ``b"]"``).
+
+        ``fmt_key`` names ``fmt``: the same key must always mean the same bytes for the
+        same candle (rows are cached under it).
         """
         if count <= 0:
-            return b""
+            return prefix + suffix
         last_open = interval.shift(first_open, count - 1, offset_ms)
-        last_closed = interval.next_open(last_open, offset_ms) <= now_ms
+        last_end = interval.next_open(last_open, offset_ms)
+        generation = self._second(market, now_ms, first_open, last_end)
+        if generation is not None:
+            answer_key = (fmt_key, market, interval, offset_ms, first_open, count, separator, newest_first,
+                          prefix, suffix)
+            held = self._answers.get(answer_key)
+            if held is not None and held[0] == generation:
+                return held[1]
+        last_closed = last_end <= now_ms
         closed_count = count if last_closed else count - 1
-        parts = []
+        block = b""
         if closed_count:
             block = self._closed_block(
                 market, interval, offset_ms, first_open, closed_count, now_ms, fmt_key, fmt, separator,
                 newest_first,
             )
-            if block:
-                parts.append(block)
+        live = b""
         if not last_closed:
-            live = self.source.candle(market, interval, last_open, now_ms, offset_ms)
-            if live is not None:
-                parts.append(fmt(live))
-        if newest_first:
-            parts.reverse()
-        return separator.join(parts)
+            live = self._live_row(market, interval, offset_ms, last_open, now_ms, fmt_key, fmt, generation)
+        # One join for the whole answer: the block can be 175 KB, and every ``+`` on it
+        # would copy it into a fresh allocation.
+        if not live:
+            parts = [prefix, block, suffix]
+        elif not block:
+            parts = [prefix, live, suffix]
+        elif newest_first:
+            parts = [prefix, live, separator, block, suffix]
+        else:
+            parts = [prefix, block, separator, live, suffix]
+        answer = b"".join(parts)
+        if generation is not None and self._answer_bytes + len(answer) <= MAX_ANSWER_BYTES:
+            self._answers[answer_key] = (generation, answer)
+            self._answer_bytes += len(answer)
+        return answer
+
+    def _second(self, market: Market, now_ms: int, first_open: int, end_ms: int) -> int | None:
+        """
+        Whether candles from ``first_open`` to ``end_ms`` can be kept for the rest of
+        the market second of ``now_ms``: the number of scenarios set on ``market`` so
+        far (entries made with another number are stale), or None if they cannot be.
+        Empties the memos when the second changes.
+
+        Why a second is safe: :meth:`CandleSource._candle` reads ``now_ms`` only as
+        ``now_ms // 1000 * 1000`` (the one-second leaves elapsed) and to decide whether
+        a candle has opened or closed, which cannot change within a second when the
+        candles' bounds are whole seconds (checked here). What else could change a
+        candle is a scenario: :meth:`CandleSource.set_scenario` starts one at the next
+        second, so it cannot alter the current one, but entries also remember how many
+        scenarios their market had and are recomputed when that changes. Replayed
+        markets (recordings, whose grid need not be in seconds) and bounds off the
+        second are not kept. ``CandleSource.candle`` records the latest time served
+        (scenarios start after it); a memo hit skips that, which is harmless: the
+        hit's second was recorded by the call that filled the entry.
+        """
+        source = self.source
+        if first_open % SECOND_MS or end_ms % SECOND_MS or market.key in source.replays:
+            return None
+        second = now_ms // SECOND_MS
+        if second != self._second_held or len(self._live) >= MAX_LIVE:
+            self._live.clear()
+            self._answers.clear()
+            self._answer_bytes = 0
+            self._second_held = second
+        scenarios = source.scenarios.get(market.key)
+        return len(scenarios) if scenarios else 0
+
+    def _live_row(
+        self,
+        market: Market,
+        interval: Interval,
+        offset_ms: int,
+        open_ms: int,
+        now_ms: int,
+        fmt_key: Hashable,
+        fmt: Formatter,
+        generation: int | None,
+    ) -> bytes:
+        """
+        The formatted candle opening at ``open_ms`` and still open at ``now_ms`` (b""
+        if there is none), from the memo of this market second unless ``generation``
+        is None (see :meth:`_second`).
+        """
+        source = self.source
+        if generation is None:
+            candle = source.candle(market, interval, open_ms, now_ms, offset_ms)
+            return b"" if candle is None else fmt(candle)
+        memo = self._live
+        key = (market, interval, offset_ms, open_ms)
+        entry = memo.get(key)
+        if entry is None or entry[0] != generation:
+            entry = memo[key] = (generation, source.candle(market, interval, open_ms, now_ms, offset_ms), {})
+        candle, formatted = entry[1], entry[2]
+        if candle is None:
+            return b""
+        row = formatted.get(fmt_key)
+        if row is None:
+            row = formatted[fmt_key] = fmt(candle)
+        return row
 
     def _closed_block(
         self,

@@ -30,7 +30,11 @@ MAX_CATCH_UP = 1000
 
 
 class Subscriber(Protocol):
-    """A connection as the hub sees it."""
+    """
+    A connection as the hub sees it. It may also have ``deliver_many(items)``: send
+    ``(prepared, topic, update)`` items in order, as that many ``deliver`` calls would
+    (see :meth:`StreamHub._broadcast_many`).
+    """
 
     def deliver(self, prepared: Any, topic: ITopic | None = None, update: CandleUpdate | None = None) -> None:
         """Send one prepared message (carrying ``update`` on ``topic``)."""
@@ -129,19 +133,82 @@ class StreamHub:
             if live is not None:
                 candles.append(live)
         state.last_open = current
-        for candle in candles:
-            self._broadcast(state, CandleUpdate(feed, candle, now))
+        if len(candles) == 1:
+            self._broadcast(state, CandleUpdate(feed, candles[0], now))
+        elif candles:
+            self._broadcast_many(state, [CandleUpdate(feed, candle, now) for candle in candles])
         if state.feed in self._feeds:
             self._schedule(state, now)
+
+    def _prepared(self, topic: ITopic, update: CandleUpdate) -> Any:
+        """``update`` as ``topic`` renders it, prepared once; None if it has nothing to say."""
+        payload = topic.render(update)
+        if payload is None:
+            return None
+        # A binary topic (ITopic.binary) is prepared as a binary frame.
+        return self._prepare(payload, True) if getattr(topic, "binary", False) else self._prepare(payload)
 
     def _broadcast(self, state: _FeedState, update: CandleUpdate) -> None:
         for topic, members in list(state.topics.items()):
             if not members:
                 continue
-            payload = topic.render(update)
-            if payload is None:  # the topic has nothing to say about this update
+            prepared = self._prepared(topic, update)
+            if prepared is None:
                 continue
-            # A binary topic (ITopic.binary) is prepared as a binary frame.
-            prepared = self._prepare(payload, True) if getattr(topic, "binary", False) else self._prepare(payload)
             for subscriber in list(members):
+                subscriber.deliver(prepared, topic, update)
+
+    def _broadcast_many(self, state: _FeedState, updates: list[CandleUpdate]) -> None:
+        """
+        Several updates of one tick (a candle's close and the next candle, or a clock
+        jump's catch-up): every subscriber gets its messages in the order that
+        :meth:`_broadcast` of each update in turn would send them, but all of them at
+        once (``deliver_many``: one write per connection where it can), so that the
+        last subscriber does not wait for the first update to reach everyone before
+        the second starts (at 10,000 subscribers, a candle's close took twice as long
+        as any other tick).
+        """
+        topics = [(topic, members) for topic, members in state.topics.items() if members]
+        if len(topics) == 1:
+            # The usual case, one topic: its items are the same for every subscriber,
+            # and nothing is allocated per subscriber (at 10,000, lists kept per
+            # subscriber until the end set off a full garbage collection of some
+            # 0.5 s in the middle of a tick).
+            topic, members = topics[0]
+            items = []
+            for update in updates:
+                prepared = self._prepared(topic, update)
+                if prepared is not None:
+                    items.append((prepared, topic, update))
+            if items:
+                for subscriber in list(members):
+                    self._deliver_items(subscriber, items)
+            return
+        # Several topics: a subscriber of more than one gets its messages update by
+        # update, as _broadcast would send them.
+        pending: dict[Subscriber, list[tuple[Any, ITopic, CandleUpdate]]] = {}
+        for update in updates:
+            for topic, members in list(state.topics.items()):
+                if not members:
+                    continue
+                prepared = self._prepared(topic, update)
+                if prepared is None:
+                    continue
+                item = (prepared, topic, update)
+                for subscriber in members:
+                    queue = pending.get(subscriber)
+                    if queue is None:
+                        pending[subscriber] = [item]
+                    else:
+                        queue.append(item)
+        for subscriber, queued in pending.items():
+            self._deliver_items(subscriber, queued)
+
+    @staticmethod
+    def _deliver_items(subscriber: Subscriber, items: list[tuple[Any, ITopic, CandleUpdate]]) -> None:
+        many = getattr(subscriber, "deliver_many", None)
+        if many is not None:
+            many(items)
+        else:
+            for prepared, topic, update in items:
                 subscriber.deliver(prepared, topic, update)

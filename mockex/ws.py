@@ -18,6 +18,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerPr
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
+from twisted.internet.tcp import Connection
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -349,8 +350,75 @@ class StreamProtocol(WebSocketServerProtocol):
                 self._last_activity = self.factory.reactor.seconds()
             if self.frame_faults:
                 self._faults.deliver(self, prepared, topic, update)
-            else:
+            elif not self._send_now((prepared,)):
                 self.sendPreparedMessage(prepared)
+
+    def deliver_many(self, items: Any) -> None:
+        """
+        ``deliver`` each ``(prepared, topic, update)`` of ``items`` in order; without
+        frame faults, in one write (one ``send``) when :meth:`_send_now` can take them.
+        """
+        if self.state != WebSocketServerProtocol.STATE_OPEN:
+            return
+        if not self.frame_faults and self._send_now([prepared for prepared, _, _ in items]):
+            if self._idle is not None:
+                self._last_activity = self.factory.reactor.seconds()
+            return
+        for prepared, topic, update in items:
+            self.deliver(prepared, topic, update)
+
+    def _send_now(self, prepared_messages: Any) -> bool:
+        """
+        Hand prepared frames straight to the socket (in one ``send``) when nothing is
+        waiting before them; False (nothing done) when the usual path must take them.
+
+        Why: Twisted's ``write`` only buffers, registers the socket for writing
+        (``epoll_ctl``), and sends on the next reactor turn, after which it unregisters
+        it (``epoll_ctl`` again). For one frame to 10,000 subscribers that is 20,000
+        ``epoll_ctl`` calls, 10,000 write events out of ``epoll_wait`` and their
+        dispatch, beside the 10,000 ``send`` calls that do the work: a py-spy profile
+        of such a fan-out (docs/performance.md) had 34% of the server's time in
+        ``send``, 39% in ``epoll_wait`` and 12% in ``epoll_ctl``. Sending now, when the
+        connection's buffers are empty, leaves only the ``send``: the last of 10,000
+        deliveries came in about half the time.
+
+        Same bytes, same order: it only applies when no byte is waiting anywhere on
+        the way (Autobahn's send queue, the fault layer's queue or shaping, Twisted's
+        buffers), so everything written before has already reached the kernel. What
+        the kernel does not take at once (a full socket buffer) goes to Twisted's
+        buffer as any write would, and later frames queue behind it. Only a plain TCP
+        connection qualifies (not TLS, not an in-memory test transport), without
+        per-message compression or octet logging.
+        """
+        if self.send_queue or self.logOctets or (
+            self._perMessageCompress is not None and not all(p.doNotCompress for p in prepared_messages)
+        ):
+            return False
+        layer = self.transport
+        # A fault layer with anything armed (delays, budgets, stalls...) shapes writes.
+        if layer is None or not getattr(layer, "_plain", True):
+            return False
+        tcp = getattr(layer, "transport", None)
+        if (
+            not isinstance(tcp, Connection) or tcp.TLS or not tcp.connected or tcp.disconnecting
+            or tcp._writeDisconnected or tcp._tempDataBuffer or len(tcp.dataBuffer) != tcp.offset
+        ):
+            return False
+        if len(prepared_messages) == 1:
+            data = prepared_messages[0].payloadHybi
+        else:
+            data = b"".join(p.payloadHybi for p in prepared_messages)
+        try:
+            sent = tcp.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return False  # the usual path meets the same error and closes the connection
+        if sent < len(data):
+            tcp.write(data[sent:])
+        # What Autobahn's sendData counts for every frame it writes.
+        self.trafficStats.outgoingOctetsWireLevel += len(data)
+        return True
 
     # -- fault machinery hooks (see mockex.faults) -------------------------------
 

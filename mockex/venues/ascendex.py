@@ -149,8 +149,12 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+#: What every successful answer starts with (its ``data`` follows, then ``}``).
+_OK_HEAD = b'{"code":0,"data":'
+
+
 def _ok(data: str) -> RestResponse:
-    return RestResponse(200, f'{{"code":0,"data":{data}}}'.encode(), content_type=JSON)
+    return RestResponse(200, b"".join([_OK_HEAD, data.encode(), b"}"]), content_type=JSON)
 
 
 def error(code: int, message: str, reason: str, status: int = 200) -> RestResponse:
@@ -250,9 +254,9 @@ def barhist(request: RestRequest, context: IVenueContext) -> RestResponse:
     first_open = interval.shift(last, -(count - 1))
     body = context.rows.rows(
         market, interval, 0, first_open, count, now, (NAME, name, quote),
-        lambda c: bar_message(c, market, symbol, name, quote),
+        lambda c: bar_message(c, market, symbol, name, quote), prefix=_OK_HEAD + b"[", suffix=b"]}",
     )
-    return _ok(f"[{body.decode()}]")
+    return RestResponse(200, body, content_type=JSON)
 
 
 def barhist_info(request: RestRequest, context: IVenueContext) -> RestResponse:

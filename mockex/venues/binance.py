@@ -632,11 +632,11 @@ def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
     now = context.now_ms()
     first_available = context.source.first_open(market, interval, offset)
     first, count = window(interval, offset, first_available, now, start, end, limit, market.listed_ms)
-    body = context.rows.rows(
+    return _ok(context.rows.rows(
         market, interval, offset, first, count, now,
         (NAME, scale), kline_formatter(market.price_decimals, market.qty_decimals, scale),
-    )
-    return _ok(b"[" + body + b"]")
+        prefix=b"[", suffix=b"]",
+    ))
 
 
 # ---------------------------------------------------------------------------

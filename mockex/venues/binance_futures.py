@@ -317,10 +317,10 @@ def _serve_klines(
     first_available = context.source.first_open(market, interval)
     first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
     places = futures_places(market)
-    body = context.rows.rows(
-        market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market, 1, places)
-    )
-    return _ok(b"[" + body + b"]")
+    return _ok(context.rows.rows(
+        market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market, 1, places),
+        prefix=b"[", suffix=b"]",
+    ))
 
 
 def _interval(params: Params) -> Interval:

@@ -366,7 +366,11 @@ class BybitRest:
         if market is None:
             bad = SPOT.bad_symbol if category == "spot" else LINEAR.bad_symbol
             raise _error(now, 10001, bad)
-        body = b""
+        # The envelope around the list, joined with the rows in one pass.
+        prefix = b'{"retCode":0,"retMsg":"OK","result":{"symbol":"' + symbol.encode() + b'","category":"' \
+            + category.encode() + b'","list":['
+        suffix = b']},"retExtInfo":{},"time":%d}' % now
+        out = prefix + suffix
         if start is None or end is None or start <= end:
             first_available = context.source.first_open(market, interval)
             # Only "start": the oldest from it; both: newest from "end" unless switched.
@@ -374,12 +378,10 @@ class BybitRest:
                 interval, first_available, now, None if start is None else max(start, 0),
                 end, limit, market.listed_ms, end is None or options.get("both_bounds") == "oldest",
             )
-            body = context.rows.rows(
+            out = context.rows.rows(
                 market, interval, 0, first, count, now, ("bybit", self.category.name),
-                lambda c: kline_row(c, market), newest_first=True,
+                lambda c: kline_row(c, market), newest_first=True, prefix=prefix, suffix=suffix,
             )
-        result = b'{"symbol":"' + symbol.encode() + b'","category":"' + category.encode() + b'","list":[' + body + b"]}"
-        out = b'{"retCode":0,"retMsg":"OK","result":' + result + b',"retExtInfo":{},"time":%d}' % now
         return RestResponse(200, out, content_type=JSON)
 
 

@@ -338,14 +338,12 @@ def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
     if start_ms is not None and count:
         skip = 0 if start_ms <= first else min(count, -(-(start_ms - first) // interval.ms))
         first, count = interval.shift(first, skip), count - skip
-    body = context.rows.rows(
-        market, interval, 0, first, count, now, (NAME, "rest"), lambda c: b"{" + candle_fields(c, market).encode() + b"}"
-    )
-    if count > 1:
-        # Newest first: the cached block is chronological; reverse its rows.
-        rows = body[1:-1].split(b"},{")
-        body = b"{" + b"},{".join(reversed(rows)) + b"}"
-    return _ok(b'{"candles":[' + body + b"]}")
+    # Newest first (the cache keeps the reversed block too).
+    return _ok(context.rows.rows(
+        market, interval, 0, first, count, now, (NAME, "rest"),
+        lambda c: b"{" + candle_fields(c, market).encode() + b"}", newest_first=True,
+        prefix=b'{"candles":[', suffix=b"]}",
+    ))
 
 
 # ---------------------------------------------------------------------------

@@ -286,8 +286,10 @@ def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
     if not count:
         return RestResponse(200, b"[]", content_type=JSON)
     now = context.now_ms()
-    body = context.rows.rows(market, interval, 0, first, count, now, (NAME,), lambda c: candle_row(c, market))
-    return RestResponse(200, b"[" + body + b"]", content_type=JSON)
+    body = context.rows.rows(
+        market, interval, 0, first, count, now, (NAME,), lambda c: candle_row(c, market), prefix=b"[", suffix=b"]"
+    )
+    return RestResponse(200, body, content_type=JSON)
 
 
 def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:

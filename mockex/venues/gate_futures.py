@@ -214,9 +214,9 @@ def candlesticks(request: RestRequest, context: IVenueContext) -> RestResponse:
     decimal = _size_decimal(request.headers)
     body = context.rows.rows(
         market, interval, 0, first, count, context.now_ms(), (NAME, decimal),
-        lambda c: candle_object(c, market, decimal),
+        lambda c: candle_object(c, market, decimal), prefix=b"[", suffix=b"]",
     )
-    return RestResponse(200, b"[" + body + b"]", content_type=JSON)
+    return RestResponse(200, body, content_type=JSON)
 
 
 def _price(context: IVenueContext, market: Market) -> str:

@@ -462,11 +462,10 @@ class HyperliquidVenue:
         if end is not None and end < start:
             return b"[]"
         first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
-        rows = context.rows.rows(
+        return context.rows.rows(
             market, interval, 0, first, count, now, ("hyperliquid", coin, interval_name),
-            lambda c: candle_object(c, coin, interval_name, market),
+            lambda c: candle_object(c, coin, interval_name, market), prefix=b"[", suffix=b"]",
         )
-        return b"[" + rows + b"]"
 
     # -- WebSocket --------------------------------------------------------------------
 

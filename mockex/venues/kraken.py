@@ -227,9 +227,12 @@ def ohlc(request: RestRequest, context: IVenueContext) -> RestResponse:
     if since is not None:
         first = max(first, interval.floor(since * 1000) + interval.ms)
     count = interval.count_between(first, last) if now >= market.listed_ms and last >= first else 0
-    body = context.rows.rows(market, interval, 0, first, count, now, (NAME,), lambda c: ohlc_row(c, market))
     committed = interval.shift(last, -1) // 1000
-    return _result(f'{{"{key}":[{body.decode()}],"last":{committed}}}')
+    body = context.rows.rows(
+        market, interval, 0, first, count, now, (NAME,), lambda c: ohlc_row(c, market),
+        prefix=f'{{"error":[],"result":{{"{key}":['.encode(), suffix=f'],"last":{committed}}}}}'.encode(),
+    )
+    return RestResponse(200, body, content_type=JSON)
 
 
 _DAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")

@@ -183,6 +183,10 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+#: What every successful answer starts with (its ``data`` follows, then ``}``).
+_OK_HEAD = f'{{"code":"{SUCCESS}","data":'.encode()
+
+
 def _ok(data: str) -> RestResponse:
     return RestResponse(200, f'{{"code":"{SUCCESS}","data":{data}}}'.encode(), content_type=JSON)
 
@@ -311,9 +315,9 @@ def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
         count = MAX_ROWS
     body = context.rows.rows(
         market, interval, 0, first, count, now, (NAME,), lambda c: candle_row(c, market),
-        newest_first=True,
+        newest_first=True, prefix=_OK_HEAD + b"[", suffix=b"]}",
     )
-    return _ok("[" + body.decode() + "]")
+    return RestResponse(200, body, content_type=JSON)
 
 
 def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:

@@ -206,8 +206,11 @@ def kline_query(request: RestRequest, context: IVenueContext) -> RestResponse:
         end -= 1  # exclusive
     first_available = context.source.first_open(market, interval)
     first, count = window(interval, 0, first_available, now, start, end, MAX_ROWS, market.listed_ms)
-    body = context.rows.rows(market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market))
-    return kucoin._ok("[" + body.decode() + "]")
+    body = context.rows.rows(
+        market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market),
+        prefix=kucoin._OK_HEAD + b"[", suffix=b"]}",
+    )
+    return RestResponse(200, body, content_type=kucoin.JSON)
 
 
 def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:

@@ -295,8 +295,10 @@ def klines(request: RestRequest, context: IVenueContext) -> RestResponse:
         end -= 1  # exclusive
     first_available = context.source.first_open(market, interval)
     first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
-    body = context.rows.rows(market, interval, 0, first, count, now, (SPOT,), lambda c: kline_row(c, market))
-    return RestResponse(200, b"[" + body + b"]", content_type=JSON)
+    body = context.rows.rows(
+        market, interval, 0, first, count, now, (SPOT,), lambda c: kline_row(c, market), prefix=b"[", suffix=b"]"
+    )
+    return RestResponse(200, body, content_type=JSON)
 
 
 def server_time(request: RestRequest, context: IVenueContext) -> RestResponse:

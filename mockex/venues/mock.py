@@ -245,9 +245,11 @@ def candles(request: RestRequest, context: IVenueContext) -> RestResponse:
         interval, 0, context.source.first_open(market, interval), now, start, end,
         DEFAULT_LIMIT if limit is None else limit, market.listed_ms,
     )
-    rows = context.rows.rows(market, interval, 0, first, count, now, NAME, lambda c: candle_row(c, market))
     head = f'{{"symbol":"{symbol}","interval":"{interval_name}","candles":['
-    return _ok(head.encode() + rows + b"]}")
+    return _ok(context.rows.rows(
+        market, interval, 0, first, count, now, NAME, lambda c: candle_row(c, market),
+        prefix=head.encode(), suffix=b"]}",
+    ))
 
 
 # ---------------------------------------------------------------------------

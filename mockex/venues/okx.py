@@ -188,9 +188,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
+#: What every successful answer starts with (its ``data`` follows, then ``}``).
+_OK_HEAD = b'{"code":"0","msg":"","data":'
+
+
 def _ok(data: str | bytes) -> RestResponse:
     body = data if isinstance(data, bytes) else data.encode()
-    return RestResponse(200, b'{"code":"0","msg":"","data":' + body + b"}", content_type=JSON)
+    return RestResponse(200, b"".join([_OK_HEAD, body, b"}"]), content_type=JSON)
 
 
 def error_body(code: str, msg: str) -> bytes:
@@ -380,8 +384,9 @@ class OkxRest:
         body = context.rows.rows(
             market, interval, offset, first, count, now, ("okx", self.inst_type.name),
             lambda c: f"[{candle_fields(c, market, swap)}]".encode(), newest_first=True,
+            prefix=_OK_HEAD + b"[", suffix=b"]}",
         )
-        return _ok(b"[" + body + b"]")
+        return RestResponse(200, body, content_type=JSON)
 
 
 # ---------------------------------------------------------------------------
