@@ -399,10 +399,18 @@ class StreamProtocol(WebSocketServerProtocol):
         if layer is None or not getattr(layer, "_plain", True):
             return False
         tcp = getattr(layer, "transport", None)
-        if (
-            not isinstance(tcp, Connection) or tcp.TLS or not tcp.connected or tcp.disconnecting
-            or tcp._writeDisconnected or tcp._tempDataBuffer or len(tcp.dataBuffer) != tcp.offset
-        ):
+        if not isinstance(tcp, Connection):
+            return False
+        try:
+            # Twisted's own (private) buffer state: if a Twisted release renames it,
+            # every frame takes the usual path rather than the connection breaking.
+            busy = (
+                tcp.TLS or not tcp.connected or tcp.disconnecting or tcp._writeDisconnected
+                or tcp._tempDataBuffer or len(tcp.dataBuffer) != tcp.offset
+            )
+        except AttributeError:
+            return False
+        if busy:
             return False
         if len(prepared_messages) == 1:
             data = prepared_messages[0].payloadHybi
