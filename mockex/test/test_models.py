@@ -89,6 +89,49 @@ class NodeInvariantTests(SynchronousTestCase):
         self.assertRaises(ValueError, model_factory, "nope")
 
 
+class BatchTests(SynchronousTestCase):
+    """
+    The batched forms (``days``, ``split_run``, ``spans``) give exactly what the
+    one-at-a-time forms give, whatever the batch: any access path, the same bytes.
+    """
+
+    @given(st.sampled_from(["stylized", "gbm"]), st.sampled_from([BTC, DOGE]), days_2017_2035,
+           st.integers(1, 40), st.integers(0, LEAF - 1))
+    @settings(max_examples=30, deadline=None)
+    def test_split_run_is_split(self, name: str, market: Market, day: int, count: int, level: int) -> None:
+        model = model_factory(name)(11)
+        first = day
+        for lv in range(level):
+            first *= BRANCHING[lv]
+        source = CandleSource(seed=11, model_factory=name)
+        nodes = source._tree(market).run(level, first, count)
+        batch = model.split_run(market, level, first, nodes)
+        self.assertEqual(batch, [model.split(market, level, first + i, node) for i, node in enumerate(nodes)])
+
+    @given(st.sampled_from(["stylized", "gbm"]), days_2017_2035, st.integers(1, 60))
+    @settings(max_examples=30, deadline=None)
+    def test_days_are_day(self, name: str, day: int, count: int) -> None:
+        batch = model_factory(name)(11).days(BTC, day, count)
+        self.assertEqual(batch, [model_factory(name)(11).day(BTC, d) for d in range(day, day + count)])
+
+    @given(st.sampled_from(["stylized", "gbm"]), days_2017_2035,
+           st.lists(st.integers(1, 40), min_size=1, max_size=12), st.sampled_from([1, 3, 7, 0]))
+    @settings(max_examples=40, deadline=None)
+    def test_spans_are_aggregates_of_days(self, name: str, day: int, lengths: list[int], align: int) -> None:
+        """A span of days (weeks, 3-day runs, months or anything) is exactly its days."""
+        if align == 7:
+            day -= (day + 3) % 7
+        elif align == 3:
+            day -= day % 3
+        bounds = [day]
+        for n in lengths:
+            bounds.append(bounds[-1] + (n * align if align else n))
+        spans = model_factory(name)(11).spans(BTC, bounds)
+        days = model_factory(name)(11).days(BTC, bounds[0], bounds[-1] - bounds[0])
+        for (a, b), span in zip(zip(bounds, bounds[1:]), spans):
+            self.assertEqual(span[:10], aggregate(days[a - day:b - day])[:10])
+
+
 class PerMarketModelTests(SynchronousTestCase):
     def test_models_chosen_per_symbol(self) -> None:
         """A market named in ``models`` uses that model; others the default."""
