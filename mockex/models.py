@@ -249,14 +249,10 @@ def _words(keys: Iterable[bytes], nbytes: int) -> list[int]:
 
 # -- the calendar above the day -------------------------------------------------------
 
-#: Blocks are 18 weeks (126 days) from Monday 1970-01-19 (day 18, divisible by 3): a
-#: block, its weeks and 3-day candles all start on its first day every 21 days.
+#: Blocks are 18 weeks (126 days), the first from Monday 1970-01-19; week ``w`` is
+#: days ``7w - 3 .. 7w + 3`` (Monday to Sunday, as 1w candles).
 BLOCK_WEEKS = 18
 BLOCK_DAYS = 7 * BLOCK_WEEKS
-#: Week ``w`` is days ``7w - 3 .. 7w + 3`` (Monday to Sunday); its three parts, cut at
-#: the 3-day boundaries, by ``w % 3``: day offsets and lengths.
-_PART_OFFSETS = ((0, 3, 6), (0, 2, 5), (0, 1, 4))
-_PART_LENGTHS = ((3, 3, 1), (2, 3, 2), (1, 3, 3))
 
 
 def _week_of(day: int) -> int:
@@ -371,14 +367,15 @@ def _split_groups(
     amul: Sequence[float] | None = None,
     closes_in: Sequence[int] | None = None,
     ranges_in: Sequence[tuple[int, int]] | None = None,
-    flags_in: Sequence[int] | None = None,
+    tails_in: Sequence[tuple] | None = None,
 ) -> list[tuple[Node, ...]]:
     """
     The children of each of ``parents`` (one key each), ``lv.k`` apiece; ``vmul`` and
     ``amul`` multiply each child's variance and volume weights (a profile). Above the
     day, a week's shape gives the children's closes (``closes_in``), their ranges
-    (``ranges_in``, within the parent's, carriers decided) and jump flags
-    (``flags_in``): then only volumes are drawn.
+    (``ranges_in``, within the parent's, carriers decided) and what follows each
+    child's variance in its node (``tails_in``: jump flag, shape): then only volumes
+    are drawn.
 
     Written for speed (a cold request makes a thousand children or more): the words of
     all the groups come from one join, and each group's children are made in a few
@@ -436,7 +433,7 @@ def _split_groups(
     # Closes: a Brownian bridge from o to c (in ticks) with the children's variances;
     # a group whose path leaves its node's range is noted for shrinking.
     if closes_in is not None:
-        return _split_given(lv, words, w, sums, parents, columns, units, tick_units, closes_in, ranges_in, flags_in,
+        return _split_given(lv, words, w, sums, parents, columns, units, tick_units, closes_in, ranges_in, tails_in,
                             amul)
     xs: list[float] = []
     append = xs.append
@@ -472,7 +469,7 @@ def _split_groups(
     opens = [0] + closes[:-1]
     opens[::k] = opens0
 
-    # Highs and lows: twice the bridge extremes, halved by a shift; the child with the
+    # Highs and lows: twice the bridge extremes, halved; the child with the
     # highest draw carries the node's high, the lowest draw its low. Volume weights
     # follow local variance and |return| (and the volume profile); taker shares lean
     # with the direction. One record per child: (high, low, volume, taker, quote and
@@ -508,8 +505,8 @@ def _split_groups(
         if lx < best_low:
             best_low = lx
             jl = j
-        hi = int(hx) >> 1
-        lo = int(lx) >> 1
+        hi = int(0.5 * hx)
+        lo = int(0.5 * lx)
         sd = sqrt(vt) or 1e-300
         if half_power:
             x = int(vnoise[uv] * (sd + gain * (d if d > 0 else -d)) * scale * am) + 1
@@ -542,7 +539,7 @@ def _split_groups(
 def _split_given(
     lv: _Level, words: list[int], w: list[float], sums: list[float], parents: Sequence[Node],
     columns: list[tuple], units: list[float], tick_units: list[float], closes: Sequence[int],
-    ranges: Sequence[tuple[int, int]] | None, flags: Sequence[int] | None, amul: Sequence[float] | None,
+    ranges: Sequence[tuple[int, int]] | None, tails: Sequence[tuple] | None, amul: Sequence[float] | None,
 ) -> list[tuple[Node, ...]]:
     """
     :func:`_split_groups` for children whose closes are given (from a week's shape):
@@ -595,8 +592,8 @@ def _split_given(
             if lx < best_low:
                 best_low = lx
                 jl = j
-            hi = int(hx) >> 1
-            lo = int(lx) >> 1
+            hi = int(0.5 * hx)
+            lo = int(0.5 * lx)
             if hi > h:
                 hi = h
             if lo < low:
@@ -623,23 +620,20 @@ def _split_given(
         records[ih] = (h,) + records[ih][1:]
         rec = records[il]
         records[il] = (rec[0], low) + rec[2:]
-    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w)
-    if flags is not None and 1 in flags:
-        for i, flag in enumerate(flags):
-            if flag:
-                kids[i] = kids[i][:11] + (1,)
+    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w, tails)
     return list(zip(*[iter(kids)] * k))
 
 
 def _cut_volumes(
     k: int, parents: Sequence[Node], columns: list[tuple], units: list[float],
     group_sums: list[tuple[int, int, int, int]], opens: list[int], closes: Sequence[int],
-    records: list[tuple[int, int, int, int, int, int]], w: list[float],
+    records: list[tuple[int, int, int, int, int, int]], w: list[float], tails: Sequence[tuple] | None = None,
 ) -> list[Node]:
     """
     The children of a batch (flat), their volumes cut exactly: cumulative floors of
     each total by its weights, trades first, then the rest of the volume by the same
-    weights; groups that need it again the slow way (:func:`_volumes`).
+    weights; groups that need it again the slow way (:func:`_volumes`). Each child ends
+    with its variance and its tail (``tails``; default: no jump).
     """
     positions = range(k)
     kids: list[Node] = []
@@ -650,7 +644,8 @@ def _cut_volumes(
     unit = 0.0
     bad: set[int] = set()
     g = -1
-    for j, a, b, (hi, lo, x, tw, qw, tqw), wi in zip(cycle(positions), opens, closes, records, w):
+    for j, a, b, (hi, lo, x, tw, qw, tqw), wi, tail in zip(cycle(positions), opens, closes, records, w,
+                                                          tails if tails is not None else repeat((0,))):
         if j == 0:
             v, q, n, tb, tq, f, unit, (total, st, sq, stq) = next(group)
             extra = v - n
@@ -682,7 +677,7 @@ def _cut_volumes(
         pt = cut
         if taker > vol or tquote > quote or (not t and vol):
             bad.add(g)
-        append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, 0))
+        append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, *tail))
         f += t
     for g in bad:
         # rare: a child without trades (its volume goes to the others), a cap, or no
@@ -824,6 +819,11 @@ def _volume_weights(
     return vw, leans, prices
 
 
+def _repeat7(xs: Sequence[float]) -> list[float]:
+    """Each of ``xs`` seven times (one per day of a week)."""
+    return list(chain.from_iterable(zip(xs, xs, xs, xs, xs, xs, xs)))
+
+
 def _firsts(first: int, trades: list[int]) -> list[int]:
     """Each child's first trade index."""
     out = list(accumulate(trades, initial=first))
@@ -936,19 +936,13 @@ def _model_setup(p: ModelParams) -> tuple:
     # a day's variance follows its weekday's activity (``activity**vol_activity``)
     weekday_variance = tuple(x**p.vol_activity for x in weekday)
     shapes = _week_shapes(p.cascade[0], weekday_variance, p.jump_day_probability, p.jump_day_variance)
-    # weekday activity (volume weights) of each week part, by week % 3 then part, and
-    # of each day of each part
-    part_activity = [sum(weekday[off:off + n]) for offs, lens in zip(_PART_OFFSETS, _PART_LENGTHS)
-                     for off, n in zip(offs, lens)]
-    day_activity = [weekday[off:off + n] for offs, lens in zip(_PART_OFFSETS, _PART_LENGTHS)
-                    for off, n in zip(offs, lens)]
     levels = [_Level(k, level, p.cascade[1 + level], p) for level, k in enumerate(BRANCHING)]
     # above the day: splits whose closes come from a week's shape (no cascade and no
     # jump draws: the shape has them)
     flat = evolve(p, jump_node_probability=0.0)
-    week_level = _Level(3, 0x11, 0.0, flat)
-    day_levels = {n: _Level(n, 0x12, 0.0, flat) for n in (2, 3)}
-    return (correction, weekday_variance, shapes, part_activity, day_activity, levels, week_level, day_levels,
+    block_level = _Level(BLOCK_WEEKS, 0x15, 0.0, flat)
+    week_level = _Level(7, 0x11, 0.0, flat)
+    return (correction, weekday_variance, shapes, weekday, levels, block_level, week_level,
             _profiles(p.intraday_vol, p.peak_hour), _profiles(p.intraday_volume, p.peak_hour))
 
 
@@ -983,15 +977,13 @@ class StylizedModel:
         self.params = params
         if len(params.cascade) != 1 + len(BRANCHING):
             raise ValueError(f"cascade needs {1 + len(BRANCHING)} sigmas (days, then each intraday level)")
-        (self._vol_correction, self._weekday_variance, self._shapes, self._part_activity, self._day_activity,
-         self._levels, self._week_level, self._day_levels, self._vol_profile,
-         self._volume_profile) = _model_setup(params)
+        (self._vol_correction, self._weekday_variance, self._shapes, self._weekday_activity, self._levels,
+         self._block_level, self._week_level, self._vol_profile, self._volume_profile) = _model_setup(params)
         self._consts: dict[Market, _MarketConstants] = {}
-        # per market and index: the weeks of a block, the parts of a week, the days of
-        # a part (each bounded, oldest first out)
+        # per market and index: the weeks of a block and the days of a week (each
+        # bounded, oldest first out)
         self._block_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
         self._week_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
-        self._part_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
         self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
 
     # -- randomness -----------------------------------------------------------------
@@ -1115,36 +1107,42 @@ class StylizedModel:
                 opens.append(close)
             closes.append(max(1, round(exp(x1) * ticks)))
         opens = opens[:nweeks]
-        # A week's range: its extreme closes (bounded from its shape, see _week_shapes)
-        # plus a day-sized wick.
+        # A week's range: its extreme closes (bounded by chords of its shape's function,
+        # see _week_shapes) plus a day-sized wick.
         shapes = self._shapes
-        picked = [shapes[u >> 4] for u in week_words[5::6]]
+        shape_ids = [u >> 4 for u in week_words[5::6]]
         mids = list(map(mul, map(add, opens, closes), repeat(0.5)))
         sds = list(map(mul, map(sqrt, variances), mids))
         wick = _wick_table()
         wick_scale = math.sqrt(0.5 * p.range_variance / 7.0)
-        chord = _chord
-        moves = [(cl - o) / sd for o, cl, sd in zip(opens, closes, sds)]
-        highs = [o + int(sd * (chord(t[4], m, 0.0, 1.0) + wick_scale * wick[u])) + 1
-                 for o, sd, t, m, u in zip(opens, sds, picked, moves, week_words[3::6])]
-        lows = [o + int(sd * (chord(t[5], m, 1.0, 0.0) - wick_scale * wick[u])) - 1
-                for o, sd, t, m, u in zip(opens, sds, picked, moves, week_words[4::6])]
-        if min(lows) < 1:
-            lows = [x if x > 1 else 1 for x in lows]
+        ranges = []
+        for o, cl, sd, t, uh, ul in zip(opens, closes, sds, shape_ids, week_words[3::6], week_words[4::6]):
+            tops, bottoms = shapes[t][4:6]
+            m = (cl - o) / sd + 2.0
+            if m >= 4.0:
+                top = tops[4] + m - 4.0
+                bottom = bottoms[4]
+            elif m <= 0.0:
+                top = tops[0]
+                bottom = bottoms[0] + m
+            else:
+                i = int(m)
+                f = m - i
+                top = tops[i] + (tops[i + 1] - tops[i]) * f
+                bottom = bottoms[i] + (bottoms[i + 1] - bottoms[i]) * f
+            low = o + int(sd * (bottom - wick_scale * wick[ul])) - 1
+            ranges.append((o + int(sd * (top + wick_scale * wick[uh])) + 1, low if low > 1 else 1))
         # the blocks' totals: trades a closed form of the index (trade ids are O(1) on
-        # any date), volume following activity, variance and |return|; then the weeks'
-        out = []
+        # any date), volume following activity, variance and |return|; the weeks' are
+        # split from them
         vnoise = _lognormal_table(p.volume_noise)
         gain = p.volume_abs_return
-        tilt = 0.5 * p.taker_tilt
         gain_norm = 1.0 + gain * 0.8
         sd_ref = c.sigma0 * math.sqrt(BLOCK_DAYS)
-        tick_vars = list(map(mul, sds, sds))
-        shape_ids = [u >> 4 for u in week_words[5::6]]
+        parents = []
         for b in range(count):
             lo, hi = b * BLOCK_WEEKS, (b + 1) * BLOCK_WEEKS
             var = sum(variances[lo:hi])
-            acts = activity[lo:hi]
             o = opens[lo]
             cl = closes[hi - 1]
             first = index[b]
@@ -1152,32 +1150,36 @@ class StylizedModel:
             sd = sqrt(var)
             d = anchors[b + 1] - anchors[b]
             u = block_words[2 * b:2 * b + 2]
-            lots = (c.daily_lots * 7.0 * sum(acts) * (sd / sd_ref) ** p.volume_variance
+            lots = (c.daily_lots * 7.0 * sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
                     * (1.0 + gain * abs(d) / sd) / gain_norm * vnoise[u[0]])
             lots = max(trades, round(lots)) if trades else 0
-            quote = round(lots * (o + max(highs[lo:hi]) + min(lows[lo:hi]) + cl) / 4 * c.quote_scale)
-            share = 0.5 + tilt * tanh(d / sd) + 0.04 * (u[1] / _WORD - 0.5)
+            quote = round(lots * (o + cl) / 2 * c.quote_scale)
+            share = 0.5 + 0.5 * p.taker_tilt * tanh(d / sd) + 0.04 * (u[1] / _WORD - 0.5)
             taker = min(lots, round(lots * share))
             taker_quote = quote * taker // lots if lots else 0
-            vw, leans, prices = _volume_weights(list(zip(opens[lo:hi], closes[lo:hi], tick_vars[lo:hi])),
-                                                week_words[6 * lo + 2:6 * hi:6], acts, vnoise, gain, tilt,
-                                                p.volume_variance)
-            kids = _volumes(lots, quote, trades, taker, taker_quote, vw, leans, prices)
-            out.append(tuple(
-                (opens[t], highs[t], lows[t], closes[t], vol, q, n, tb, tq, f, variances[t], 0, shape_ids[t])
-                for t, n, vol, tb, q, tq, f in zip(range(lo, hi), *kids, _firsts(first, kids[0]))
-            ))
-        return out
+            # (a block is never a candle: its range is its weeks')
+            parents.append((o, 1 << 62, 1, cl, lots, quote, trades, taker, taker_quote, first, var, 0))
+        level = self._block_level
+        return _split_groups(level, [c.prefix + level.tag + j.to_bytes(8, "big", signed=True) for j in blocks], parents,
+                             vmul=variances, amul=activity, closes_in=closes, ranges_in=ranges,
+                             tails_in=[(0, t) for t in shape_ids])
 
-    def _week_days(self, week: Node) -> tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...]]:
-        """A week's days from its shape: (variances, closes, jump flags)."""
-        o, c, var, shape = week[0], week[3], week[10], week[12]
-        shares, cumulative, deviations, jumps = self._shapes[shape][:4]
-        sd = math.sqrt(var) * 0.5 * (o + c)
-        move = c - o
-        closes = [max(1, round(o + move * f + sd * dv)) for f, dv in zip(cumulative[:6], deviations)]
-        closes.append(c)
-        return tuple([var * x for x in shares]), tuple(closes), jumps
+    def _week_days(self, weeks: Sequence[Node]) -> tuple[list[float], list[int], list[int]]:
+        """The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags)."""
+        shapes = [self._shapes[week[12]] for week in weeks]
+        opens = [week[0] for week in weeks]
+        closes = [week[3] for week in weeks]
+        variances = [week[10] for week in weeks]
+        sds = list(map(mul, map(math.sqrt, variances), map(mul, map(add, opens, closes), repeat(0.5))))
+        day_closes = list(map(round, map(add, map(add, _repeat7(opens),
+                                                  map(mul, chain.from_iterable(t[1] for t in shapes),
+                                                      _repeat7(list(map(sub, closes, opens))))),
+                                         map(mul, chain.from_iterable(t[2] for t in shapes), _repeat7(sds)))))
+        day_closes[6::7] = closes
+        if min(day_closes) < 1:
+            day_closes = [x if x > 1 else 1 for x in day_closes]
+        day_vars = list(map(mul, chain.from_iterable(t[0] for t in shapes), _repeat7(variances)))
+        return day_vars, day_closes, list(chain.from_iterable(t[3] for t in shapes))
 
     def _weeks(self, market: Market, w0: int, count: int) -> list[Node]:
         """Weeks ``w0 .. w0 + count - 1`` (children of their blocks)."""
@@ -1194,122 +1196,39 @@ class StylizedModel:
         offset = w0 - (BLOCK_WEEKS * j0 + 3)
         return list(chain.from_iterable(groups))[offset:offset + count]  # type: ignore[arg-type]
 
-    def _parts(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node]) -> list[tuple[Node, ...]]:
+    def _week_split(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node]) -> list[tuple[Node, ...]]:
         """
-        The three parts of each of ``weeks`` (whose nodes are ``nodes``): closes from the
-        week's shape; a part's high and low its extreme closes (and open) plus a
-        day-sized wick, within the week's (the part with the highest draw carries the
-        week's high, the lowest its low). Each part carries its days' plan.
+        The seven days of each of ``weeks`` (whose nodes are ``nodes``): closes and jump
+        flags from the week's shape, highs and lows from the law of each day's bridge
+        extremes within the week's (the day with the highest draw carries the week's
+        high, the lowest its low), volumes split from the week's.
         """
         cache = self._week_kids
         got = [cache.get((market, w)) for w in weeks]
         if None in got:
             todo = [(i, w) for i, (w, g) in enumerate(zip(weeks, got)) if g is None]
-            p = self.params
-            prefix = self._c(market).prefix
-            wick = _wick_table()
-            wick_scale = math.sqrt(0.5 * p.range_variance)
-            sqrt = math.sqrt
-            wick_words = _words([prefix + b"\x17" + w.to_bytes(8, "big", signed=True) for _, w in todo], 12)
-            parents = []
-            closes_in = []
-            ranges_in = []
-            flags_in = []
-            vmul = []
-            amul = []
-            plans = []
-            for g, (i, w) in enumerate(todo):
-                node = nodes[i]
-                o, h, low, c = node[0], node[1], node[2], node[3]
-                dvars, closes, jumps = self._week_days(node)
-                u = wick_words[6 * g:6 * g + 6]
-                pattern = w % 3
-                mid2 = (0.5 * (o + c)) ** 2
-                highs = []
-                lows = []
-                a = o
-                for j, (off, length) in enumerate(zip(_PART_OFFSETS[pattern], _PART_LENGTHS[pattern])):
-                    end = off + length
-                    cs = closes[off:end]
-                    pv = sum(dvars[off:end])
-                    sd = sqrt(pv * mid2 / length) * wick_scale
-                    top = max(cs)
-                    bottom = min(cs)
-                    highs.append((a if a > top else top) + sd * wick[u[2 * j]])
-                    lows.append((a if a < bottom else bottom) - sd * wick[u[2 * j + 1]])
-                    closes_in.append(cs[-1])
-                    flags_in.append(1 if length == 1 and jumps[off] else 0)
-                    vmul.append(pv)
-                    plans.append((dvars[off:end], cs, jumps[off:end]))
-                    a = cs[-1]
-                jh = highs.index(max(highs))
-                jl = lows.index(min(lows))
-                ranges_in.extend((h if j == jh or hx > h else int(hx), low if j == jl or lx < low else int(lx) + 1)
-                                 for j, (hx, lx) in enumerate(zip(highs, lows)))
-                amul.extend(self._part_activity[3 * pattern:3 * pattern + 3])
-                parents.append(node[:11] + (0,))
-            made = _split_groups(self._week_level, [prefix + self._week_level.tag + w.to_bytes(8, "big", signed=True)
-                                                    for _, w in todo],
-                                 parents, vmul=vmul, amul=amul, closes_in=closes_in, ranges_in=ranges_in,
-                                 flags_in=flags_in)
-            plan = iter(plans)
-            made = [tuple(part + (next(plan),) for part in kids) for kids in made]
+            week_nodes = [nodes[i] for i, _ in todo]
+            day_vars, day_closes, jumps = self._week_days(week_nodes)
+            level = self._week_level
+            prefix = self._c(market).prefix + level.tag
+            made = _split_groups(
+                level, [prefix + w.to_bytes(8, "big", signed=True) for _, w in todo],
+                [node[:11] + (0,) for node in week_nodes],
+                vmul=day_vars, amul=self._weekday_activity * len(todo), closes_in=day_closes,
+                tails_in=[(jump,) for jump in jumps],
+            )
             _put(cache, zip(((market, w) for _, w in todo), made))
             for (i, _), kids in zip(todo, made):
                 got[i] = kids
         return got  # type: ignore[return-value]
 
-    def _part_days(self, market: Market, parts: Sequence[int], nodes: Sequence[Node]) -> list[tuple[Node, ...]]:
-        """
-        The days of each of ``parts`` (index ``3 * week + position``): closes and jump
-        flags from the part's plan, highs and lows from the law of each day's bridge
-        extremes within the part's (the day with the highest draw carries its high).
-        """
-        cache = self._part_kids
-        got = [cache.get((market, s)) for s in parts]
-        if None in got:
-            todo: dict[int, list[tuple[int, int]]] = {}
-            for i, (s, g) in enumerate(zip(parts, got)):
-                if g is None:
-                    n = len(nodes[i][12][1])
-                    if n == 1:
-                        got[i] = (nodes[i][:12],)
-                    else:
-                        todo.setdefault(n, []).append((i, s))
-            prefix = self._c(market).prefix
-            for n, items in todo.items():
-                lv = self._day_levels[n]
-                made = _split_groups(
-                    lv,
-                    [prefix + lv.tag + s.to_bytes(8, "big", signed=True) for _, s in items],
-                    [nodes[i][:11] + (0,) for i, _ in items],
-                    vmul=list(chain.from_iterable(nodes[i][12][0] for i, _ in items)),
-                    amul=list(chain.from_iterable(self._day_activity[3 * (s // 3 % 3) + s % 3] for _, s in items)),
-                    closes_in=list(chain.from_iterable(nodes[i][12][1] for i, _ in items)),
-                    flags_in=list(chain.from_iterable(nodes[i][12][2] for i, _ in items)),
-                )
-                _put(cache, zip(((market, s) for _, s in items), made))
-                for (i, _), kids in zip(items, made):
-                    got[i] = kids
-        return got  # type: ignore[return-value]
-
     def days(self, market: Market, first_day: int, count: int) -> list[Node]:
-        """Days ``first_day .. first_day + count - 1``: the parts of their weeks, split."""
-        last = first_day + count
+        """Days ``first_day .. first_day + count - 1``: their weeks, split."""
         w0 = _week_of(first_day)
-        w1 = _week_of(last - 1) + 1
-        weeks = list(range(w0, w1))
-        parts = self._parts(market, weeks, self._weeks(market, w0, w1 - w0))
-        index = []
-        nodes = []
-        for w, kids in zip(weeks, parts):
-            start = _week_start(w)
-            for j, (off, n) in enumerate(zip(_PART_OFFSETS[w % 3], _PART_LENGTHS[w % 3])):
-                if start + off + n > first_day and start + off < last:
-                    index.append(3 * w + j)
-                    nodes.append(kids[j])
-        out = list(chain.from_iterable(self._part_days(market, index, nodes)))
-        offset = first_day - (_week_start(index[0] // 3) + _PART_OFFSETS[index[0] // 3 % 3][index[0] % 3])
+        w1 = _week_of(first_day + count - 1) + 1
+        weeks = range(w0, w1)
+        out = list(chain.from_iterable(self._week_split(market, weeks, self._weeks(market, w0, w1 - w0))))
+        offset = first_day - _week_start(w0)
         return out[offset:offset + count]
 
     def day(self, market: Market, day_index: int) -> Node:
@@ -1317,8 +1236,8 @@ class StylizedModel:
 
     def spans(self, market: Market, bounds: Sequence[int]) -> list[Node]:
         """
-        The aggregate of days ``[bounds[i], bounds[i + 1])`` for each ``i``: whole
-        weeks and parts as they are, split only where a boundary cuts them.
+        The aggregate of days ``[bounds[i], bounds[i + 1])`` for each ``i``: whole weeks
+        as they are, split into days only where a boundary cuts them.
         """
         first_day = bounds[0]
         last = bounds[-1]
@@ -1326,48 +1245,19 @@ class StylizedModel:
         w0 = _week_of(first_day)
         w1 = _week_of(last - 1) + 1
         weeks = self._weeks(market, w0, w1 - w0)
+        cut = [w for w in range(w0, w1)
+               if not cuts.isdisjoint(range(_week_start(w) + 1, _week_start(w) + 7))
+               or _week_start(w) < first_day or _week_start(w) + 7 > last]
+        split = dict(zip(cut, self._week_split(market, cut, [weeks[w - w0] for w in cut]))) if cut else {}
         # (first day, node) of each piece, in order, covering [first_day, last)
         pieces: list[tuple[int, Node]] = []
-        cut_weeks = []
         for w, node in zip(range(w0, w1), weeks):
             start = _week_start(w)
-            if start < first_day or start + 7 > last or not cuts.isdisjoint(range(start + 1, start + 7)):
-                cut_weeks.append((w, node))
-                pieces.append((start, None))  # type: ignore[arg-type]
-            else:
+            days = split.get(w)
+            if days is None:
                 pieces.append((start, node))
-        if cut_weeks:
-            parts = self._parts(market, [w for w, _ in cut_weeks], [node for _, node in cut_weeks])
-            by_week = dict(zip((w for w, _ in cut_weeks), parts))
-            split_parts = []
-            expanded: list[tuple[int, Node | None, int]] = []
-            for start, node in pieces:
-                if node is not None:
-                    expanded.append((start, node, -1))
-                    continue
-                w = _week_of(start)
-                for j, (off, n) in enumerate(zip(_PART_OFFSETS[w % 3], _PART_LENGTHS[w % 3])):
-                    a = start + off
-                    if a + n <= first_day or a >= last:
-                        continue
-                    part = by_week[w][j]
-                    if n > 1 and (a < first_day or a + n > last or not cuts.isdisjoint(range(a + 1, a + n))):
-                        split_parts.append((3 * w + j, part))
-                        expanded.append((a, None, 3 * w + j))
-                    else:
-                        expanded.append((a, part, -1))
-            if split_parts:
-                days = dict(zip((s for s, _ in split_parts),
-                                self._part_days(market, [s for s, _ in split_parts], [node for _, node in split_parts])))
-                pieces = []
-                for a, node, s in expanded:
-                    if node is not None:
-                        pieces.append((a, node))
-                    else:
-                        pieces.extend((a + i, day) for i, day in enumerate(days[s]))
             else:
-                pieces = [(a, node) for a, node, _ in expanded]  # type: ignore[misc]
-            pieces = [(a, node) for a, node in pieces if first_day <= a < last]
+                pieces.extend((d, day) for d, day in zip(range(start, start + 7), days) if first_day <= d < last)
         out = []
         i = 0
         count = len(pieces)
