@@ -638,6 +638,8 @@ def _cut_volumes(
     positions = range(k)
     kids: list[Node] = []
     append = kids.append
+    # (a starred tail builds a list and converts it: the plain case skips that)
+    plain = tails is None
     group = iter(zip(columns[4], columns[5], columns[6], columns[7], columns[8], columns[9], units, group_sums))
     v = q = n = tb = tq = f = extra = total = st = sq = stq = 0
     acc = pn = pe = ca = cq = ct = pa = pq = pt = 0
@@ -677,7 +679,10 @@ def _cut_volumes(
         pt = cut
         if taker > vol or tquote > quote or (not t and vol):
             bad.add(g)
-        append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, *tail))
+        if plain:
+            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, 0))
+        else:
+            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, *tail))
         f += t
     for g in bad:
         # rare: a child without trades (its volume goes to the others), a cap, or no
