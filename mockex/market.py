@@ -36,7 +36,6 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from functools import lru_cache
 from itertools import chain, islice
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
@@ -261,7 +260,8 @@ class RandomWalkModel:
     def __init__(self, seed: int, anchor_sigma: float = 0.08) -> None:
         self.seed = seed
         self.anchor_sigma = anchor_sigma
-        self._block = lru_cache(maxsize=4096)(self._block_uncached)
+        # (a dict: lru_cache around a bound method would hold the model in a cycle)
+        self._blocks: dict[tuple[Market, int], tuple[float, ...]] = {}
 
     def _rng(self, market: Market, *where: object) -> random.Random:
         return random.Random(stable_seed(self.seed, market.key, *where))
@@ -285,6 +285,14 @@ class RandomWalkModel:
             xs.append(x)
         xs.append(end)
         return tuple(xs)
+
+    def _block(self, market: Market, block: int) -> tuple[float, ...]:
+        key = (market, block)
+        got = self._blocks.get(key)
+        if got is None:
+            got = self._blocks[key] = self._block_uncached(market, block)
+            _trim(self._blocks, 4096)
+        return got
 
     def _log_price_at_day(self, market: Market, day_index: int) -> float:
         block, offset = divmod(day_index, self.BLOCK_DAYS)
@@ -429,26 +437,28 @@ def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     ``[start_ms, end_ms)``; both ends must be whole seconds.
     """
     out: list[tuple[int, int]] = []
-
-    def walk(a: int, b: int, level: int) -> None:
-        size = LEVEL_MS[level]
-        if level == LEAF:
-            out.extend((level, i) for i in range(a // size, b // size))
-            return
-        lo = -(-a // size) * size
-        hi = b // size * size
-        if lo >= hi:
-            walk(a, b, level + 1)
-            return
-        if a < lo:
-            walk(a, lo, level + 1)
-        out.extend((level, i) for i in range(lo // size, hi // size))
-        if hi < b:
-            walk(hi, b, level + 1)
-
     if end_ms > start_ms:
-        walk(start_ms, end_ms, 0)
+        _cover_walk(out, start_ms, end_ms, 0)
     return out
+
+
+def _cover_walk(out: list[tuple[int, int]], a: int, b: int, level: int) -> None:
+    # (a module function: a nested recursive one is a reference cycle per call, left
+    # to the garbage collector)
+    size = LEVEL_MS[level]
+    if level == LEAF:
+        out.extend((level, i) for i in range(a // size, b // size))
+        return
+    lo = -(-a // size) * size
+    hi = b // size * size
+    if lo >= hi:
+        _cover_walk(out, a, b, level + 1)
+        return
+    if a < lo:
+        _cover_walk(out, a, lo, level + 1)
+    out.extend((level, i) for i in range(lo // size, hi // size))
+    if hi < b:
+        _cover_walk(out, hi, b, level + 1)
 
 
 _LEVEL_BY_MS = {ms: level for level, ms in enumerate(LEVEL_MS)}

@@ -989,7 +989,9 @@ class StylizedModel:
         # bounded, oldest first out)
         self._block_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
         self._week_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
-        self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
+        # (a dict, not lru_cache around a bound method: that would hold the model in a
+        # reference cycle, freed only by a full collection, caches and all)
+        self._knot_cache: dict[tuple[Market, bytes, int], tuple[list[float], list[float]]] = {}
 
     # -- randomness -----------------------------------------------------------------
 
@@ -999,10 +1001,18 @@ class StylizedModel:
             consts = self._consts[market] = _MarketConstants(self.seed, self.name, market)
         return consts
 
-    def _knots_uncached(self, market: Market, what: bytes, chunk: int) -> tuple[list[float], list[float]]:
+    def _knots(self, market: Market, what: bytes, chunk: int) -> tuple[list[float], list[float]]:
         """64 knots of a value-noise process: (standard normal, uniform on [-1, 1])."""
-        words = _words([self._c(market).prefix + what + chunk.to_bytes(8, "big", signed=True)], 128)
-        return list(map(_normal_table().__getitem__, words)), [u / 32768.0 - 1.0 for u in words]
+        key = (market, what, chunk)
+        got = self._knot_cache.get(key)
+        if got is None:
+            words = _words([self._c(market).prefix + what + chunk.to_bytes(8, "big", signed=True)], 128)
+            got = list(map(_normal_table().__getitem__, words)), [u / 32768.0 - 1.0 for u in words]
+            cache = self._knot_cache
+            if len(cache) >= 4096:
+                del cache[next(iter(cache))]
+            cache[key] = got
+        return got
 
     def _noise_series(self, market: Market, what: bytes, scale: int, start: int, count: int,
                       gaussian: bool) -> list[float]:

@@ -5,7 +5,9 @@ Tests for mockex.models: the invariants of every node and candle under every mod
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -130,6 +132,28 @@ class BatchTests(SynchronousTestCase):
         days = model_factory(name)(11).days(BTC, bounds[0], bounds[-1] - bounds[0])
         for (a, b), span in zip(zip(bounds, bounds[1:]), spans):
             self.assertEqual(span[:10], aggregate(days[a - day:b - day])[:10])
+
+
+class NoCycleTests(SynchronousTestCase):
+    def test_source_freed_without_the_collector(self) -> None:
+        """
+        A source and its model, caches and all, go when the last reference does: a
+        reference cycle would leave them to a full collection (tens of ms on a large
+        heap, in the middle of some later request).
+        """
+        for name in ("stylized", "gbm", "randomwalk"):
+            source = CandleSource(seed=4, model_factory=name)
+            for interval in ("1m", "1d", "3d", "1w", "1M"):
+                iv = CANONICAL[interval]
+                source.candles(BTC, iv, iv.floor(NOW - 400 * iv.ms), 300, NOW)
+            source.candle(BTC, CANONICAL["1m"], CANONICAL["1m"].floor(NOW) - 7 * MINUTE_MS, NOW)
+            refs = [weakref.ref(source), weakref.ref(source.model_for(BTC))]
+            gc.disable()
+            try:
+                del source
+                self.assertEqual([ref() for ref in refs], [None, None], name)
+            finally:
+                gc.enable()
 
 
 class PerMarketModelTests(SynchronousTestCase):
