@@ -4,14 +4,15 @@ Deterministic, seekable market data.
 The design in one paragraph
 ---------------------------
 Every candle that mockex serves, of every interval and time zone, is an aggregate of
-nodes of one fixed tree of time: a day splits into six 4-hour nodes, each into four
-hours, then quarter hours, 5-minute nodes, minutes and finally seconds. A node holds
+nodes of one fixed tree of time: a day splits into two half days, each into three
+4-hour nodes, each into four hours, then quarter hours, 5-minute nodes, minutes and
+finally seconds. A node holds
 integer OHLCV (prices in ticks, volumes in lots), so aggregation is exact. The tree is
 built *top-down*: a day's open, high, low, close and volume are drawn first, and each
 node's children are then drawn *conditioned on their parent* (a Brownian bridge between
 the parent's open and close, clipped into its range, with one child carrying the
 parent's high and one its low, and volumes split so that they add up exactly). Any
-node is therefore reachable from its day in six steps, without generating anything
+node is therefore reachable from its day in seven steps, without generating anything
 before it: 1000 one-minute candles of 2019 cost the same as 1000 of last week, and a
 5m candle is by construction the aggregate of its five 1m candles, a ``1M`` candle of
 its days, a ``1d`` candle at ``+05:45`` of the quarter hours it spans.
@@ -35,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from functools import lru_cache
+from itertools import chain, islice
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from attrs import field, frozen
@@ -48,7 +49,9 @@ QUOTE_DECIMALS = 8
 
 #: A node: (open, high, low, close, volume, quote_volume, trades, taker_base,
 #: taker_quote, first_trade_index). Prices in ticks, volume in lots (10**-qty_decimals),
-#: quote volumes in 10**-8 quote units, trade index counted from the listing. A model
+#: quote volumes in 10**-8 quote units. The trade index may count from any fixed origin
+#: (the listing day's midnight, or 1970): trade ids count from the listing instant, which
+#: the tree subtracts (``_MarketTree.trades_before_listing``). A model
 #: may append its own state after these ten fields (mockex.models: the node's return
 #: variance and a jump flag); aggregation and candles read only the first ten.
 Node = tuple[Any, ...]
@@ -56,6 +59,7 @@ Node = tuple[Any, ...]
 #: Node durations, coarsest first; the first level is the root (days).
 LEVEL_MS: tuple[int, ...] = (
     DAY_MS,
+    12 * HOUR_MS,
     4 * HOUR_MS,
     HOUR_MS,
     15 * MINUTE_MS,
@@ -191,6 +195,19 @@ class ICandleModel(Interface):
         """
 
 
+# A model may also provide these batched forms (CandleSource uses them when present;
+# mockex.models.StylizedModel does). Each must return exactly what the one-at-a-time
+# methods return, whatever the batch, so that any access path gives the same bytes:
+#
+#   days(market, first_day, count) -> list[Node]
+#       day(market, d) for d in range(first_day, first_day + count)
+#   split_run(market, level, first_index, nodes) -> list[tuple[Node, ...]]
+#       split(market, level, first_index + i, node) for i, node in enumerate(nodes)
+#   spans(market, bounds) -> list[Node]
+#       for consecutive day boundaries b0 < b1 < ..., the aggregate of the days
+#       [b_i, b_i+1), without necessarily drawing every day (3d, 1w, 1M candles)
+
+
 def stable_seed(*parts: object) -> int:
     """A 64-bit seed from a hash of ``parts``: the same in every process."""
     text = "\x1f".join(str(p) for p in parts).encode()
@@ -243,7 +260,8 @@ class RandomWalkModel:
     def __init__(self, seed: int, anchor_sigma: float = 0.08) -> None:
         self.seed = seed
         self.anchor_sigma = anchor_sigma
-        self._block = lru_cache(maxsize=4096)(self._block_uncached)
+        # (a dict: lru_cache around a bound method would hold the model in a cycle)
+        self._blocks: dict[tuple[Market, int], tuple[float, ...]] = {}
 
     def _rng(self, market: Market, *where: object) -> random.Random:
         return random.Random(stable_seed(self.seed, market.key, *where))
@@ -267,6 +285,14 @@ class RandomWalkModel:
             xs.append(x)
         xs.append(end)
         return tuple(xs)
+
+    def _block(self, market: Market, block: int) -> tuple[float, ...]:
+        key = (market, block)
+        got = self._blocks.get(key)
+        if got is None:
+            got = self._blocks[key] = self._block_uncached(market, block)
+            _trim(self._blocks, 4096)
+        return got
 
     def _log_price_at_day(self, market: Market, day_index: int) -> float:
         block, offset = divmod(day_index, self.BLOCK_DAYS)
@@ -411,29 +437,38 @@ def cover(start_ms: int, end_ms: int) -> list[tuple[int, int]]:
     ``[start_ms, end_ms)``; both ends must be whole seconds.
     """
     out: list[tuple[int, int]] = []
-
-    def walk(a: int, b: int, level: int) -> None:
-        size = LEVEL_MS[level]
-        if level == LEAF:
-            out.extend((level, i) for i in range(a // size, b // size))
-            return
-        lo = -(-a // size) * size
-        hi = b // size * size
-        if lo >= hi:
-            walk(a, b, level + 1)
-            return
-        if a < lo:
-            walk(a, lo, level + 1)
-        out.extend((level, i) for i in range(lo // size, hi // size))
-        if hi < b:
-            walk(hi, b, level + 1)
-
     if end_ms > start_ms:
-        walk(start_ms, end_ms, 0)
+        _cover_walk(out, start_ms, end_ms, 0)
     return out
 
 
+def _cover_walk(out: list[tuple[int, int]], a: int, b: int, level: int) -> None:
+    # (a module function: a nested recursive one is a reference cycle per call, left
+    # to the garbage collector)
+    size = LEVEL_MS[level]
+    if level == LEAF:
+        out.extend((level, i) for i in range(a // size, b // size))
+        return
+    lo = -(-a // size) * size
+    hi = b // size * size
+    if lo >= hi:
+        _cover_walk(out, a, b, level + 1)
+        return
+    if a < lo:
+        _cover_walk(out, a, lo, level + 1)
+    out.extend((level, i) for i in range(lo // size, hi // size))
+    if hi < b:
+        _cover_walk(out, hi, b, level + 1)
+
+
 _LEVEL_BY_MS = {ms: level for level, ms in enumerate(LEVEL_MS)}
+
+
+def _trim(cache: dict[Any, Any], limit: int) -> None:
+    """Drop the oldest entries of ``cache`` beyond ``limit``."""
+    if len(cache) > limit:
+        for key in list(islice(cache, len(cache) - limit)):
+            del cache[key]
 
 
 class _MarketTree:
@@ -445,20 +480,96 @@ class _MarketTree:
     def __init__(self, market: Market, model: ICandleModel, cache_size: int) -> None:
         self.market = market
         self.model = model
-        self.day = lru_cache(maxsize=4096)(lambda d: model.day(market, d))
-        self.children = lru_cache(maxsize=cache_size)(self._children)
+        self._cache_size = cache_size
+        #: days by index, and children by level then parent index: plain dicts (a
+        #: batch of splits stores its results in one go; oldest entries go first)
+        self._days: dict[int, Node] = {}
+        self._kids: list[dict[int, tuple[Node, ...]]] = [{} for _ in BRANCHING]
+        # the model's batched forms, when it has them (see ICandleModel)
+        self._model_days = getattr(model, "days", None)
+        self._model_split_run = getattr(model, "split_run", None)
+        #: aggregates of day ranges without every day (None: aggregate the days)
+        self.model_spans = getattr(model, "spans", None)
         self.segments: list[Any] = []
         #: the overlay starts here (no overlay: never)
         self._first_cut = 1 << 62
         self._cuts: list[int] = []
         self._overlay: dict[tuple[int, int], Node] = {}
-        # Trade ids count from the listing instant, not from its day's midnight.
+        # Trade ids count from the listing instant: subtract the trade index there (the
+        # listing day's first index, whatever origin the model counts from, plus the
+        # trades of that day before the listing).
         listed = market.listed_ms
-        day_start = listed // DAY_MS * DAY_MS
-        self.trades_before_listing = self.span(day_start, listed)[6] if listed > day_start else 0
+        day_index = listed // DAY_MS
+        day_start = day_index * DAY_MS
+        self.trades_before_listing = 0
+        before = self.span(day_start, listed)[6] if listed > day_start else 0
+        self.trades_before_listing = self.day(day_index)[9] + before
 
-    def _children(self, level: int, index: int) -> tuple[Node, ...]:
-        return self.model.split(self.market, level, index, self.base_node(level, index))
+    def day(self, index: int) -> Node:
+        node = self._days.get(index)
+        if node is None:
+            node = self.days(index, 1)[0]
+        return node
+
+    def days(self, first: int, count: int) -> list[Node]:
+        """Days ``first .. first + count - 1`` (the model's, without scenarios)."""
+        get = self._days.get
+        out = [get(i) for i in range(first, first + count)]
+        if None in out:
+            if self._model_days is not None:
+                out = self._model_days(self.market, first, count)
+            else:
+                out = [self.model.day(self.market, i) for i in range(first, first + count)]
+            cache = self._days
+            cache.update(zip(range(first, first + count), out))
+            _trim(cache, self._cache_size)
+        return out
+
+    def children(self, level: int, index: int) -> tuple[Node, ...]:
+        """The model's children of node ``index`` of ``level``, without scenarios."""
+        got = self._kids[level].get(index)
+        if got is None:
+            got = self._split(level, index, [self.base_node(level, index)])[0]
+        return got
+
+    def _split(self, level: int, first: int, parents: list[Node]) -> list[tuple[Node, ...]]:
+        """Split consecutive nodes of ``level`` from ``first`` and cache their children."""
+        if self._model_split_run is not None:
+            made = self._model_split_run(self.market, level, first, parents)
+        else:
+            split = self.model.split
+            made = [split(self.market, level, first + i, node) for i, node in enumerate(parents)]
+        cache = self._kids[level]
+        cache.update(zip(range(first, first + len(made)), made))
+        _trim(cache, self._cache_size)
+        return made
+
+    def run(self, level: int, first: int, count: int) -> list[Node]:
+        """
+        Nodes ``first .. first + count - 1`` of ``level`` (the model's, without
+        scenarios), each level's missing splits made in one batch per run of parents.
+        """
+        if level == 0:
+            return self.days(first, count)
+        k = BRANCHING[level - 1]
+        p0 = first // k
+        p1 = (first + count - 1) // k + 1
+        get = self._kids[level - 1].get
+        groups = [get(p) for p in range(p0, p1)]
+        if None in groups:
+            n = p1 - p0
+            i = 0
+            while i < n:
+                if groups[i] is not None:
+                    i += 1
+                    continue
+                j = i + 1
+                while j < n and groups[j] is None:
+                    j += 1
+                groups[i:j] = self._split(level - 1, p0 + i, self.run(level - 1, p0 + i, j - i))
+                i = j
+        offset = first - p0 * k
+        return list(chain.from_iterable(groups))[offset:offset + count]
 
     def base_node(self, level: int, index: int) -> Node:
         """The model's node, without scenarios."""
@@ -704,10 +815,11 @@ class CandleSource:
     ) -> list[Candle] | None:
         """
         :meth:`candles` when they are all closed, after the listing and before any
-        scenario: the candles' nodes of the coarsest level that tiles every one of them
-        (4h for 12h, days for 1w or 1M) are read off their parents' children in order
-        and aggregated in runs, without a :func:`cover` per candle. None when that does
-        not apply.
+        scenario: the nodes of the coarsest level that tiles every candle (the candle's
+        own level for 1s..1d, 1h for 2h or 6h) are made a level at a time, each level's
+        splits in one batch (:meth:`_MarketTree.run`), and aggregated in runs; 3d, 1w
+        and 1M candles come from the model's coarse nodes when it has them
+        (``spans``). None when that does not apply.
         """
         if interval.months:
             opens = list(interval.opens(first_open, count + 1, offset_ms))
@@ -723,42 +835,37 @@ class CandleSource:
             ):
                 break
         first_index = first_open // unit
-        total = (end - first_open) // unit
-        if level == 0:
-            day = tree.day
-            nodes = [day(i) for i in range(first_index, first_index + total)]
-        else:
-            k = BRANCHING[level - 1]
-            children = tree.children
-            parent, position = divmod(first_index, k)
-            nodes = []
-            while len(nodes) < total:
-                nodes.extend(children(level - 1, parent)[position:])
-                parent += 1
-                position = 0
-            del nodes[total:]
-        before = tree.trades_before_listing
-        out = []
-        append = out.append
         if opens is None:
             size = interval.ms
             m = size // unit
-            bounds = [(first_open + i * size, first_open + (i + 1) * size, i * m, (i + 1) * m) for i in range(count)]
+            opens = range(first_open, end + size, size)
         else:
-            bounds = [
-                (opens[i], opens[i + 1], (opens[i] - first_open) // unit, (opens[i + 1] - first_open) // unit)
-                for i in range(count)
-            ]
-        for open_ms, end_ms, i, j in bounds:
-            node = nodes[i] if j == i + 1 else aggregate(nodes[i:j])
+            m = 0
+        if m == 1:
+            nodes = tree.run(level, first_index, count)
+        elif level == 0 and tree.model_spans is not None:
+            # 3d, 1w, 1M: the model aggregates its coarse nodes (weeks, parts of weeks)
+            nodes = tree.model_spans(market, [o // DAY_MS for o in opens])
+        else:
+            parts = tree.run(level, first_index, (end - first_open) // unit)
+            if m:
+                nodes = [aggregate(parts[i:i + m]) for i in range(0, len(parts), m)]
+            else:
+                cuts = [(o - first_open) // unit for o in opens]
+                nodes = [aggregate(parts[a:b]) for a, b in zip(cuts, cuts[1:])]
+        before = tree.trades_before_listing
+        new = tuple.__new__
+        out = []
+        append = out.append
+        for a, b, node in zip(opens, opens[1:], nodes):
             n = node[6]
             if n:
                 first = node[9] - before
-                last = first + n - 1
+                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], n, node[7], node[8],
+                                    first, first + n - 1, True)))
             else:
-                first = last = -1
-            append(Candle(open_ms, end_ms, node[0], node[1], node[2], node[3], node[4], node[5], n,
-                          node[7], node[8], first, last, True))
+                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], 0, node[7], node[8],
+                                    -1, -1, True)))
         return out
 
     def _candle(

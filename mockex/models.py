@@ -2,53 +2,70 @@
 Market models that behave like a market: seekable, top-down, deterministic.
 
 Every model here plugs into :class:`~mockex.market.CandleSource` through
-:class:`~mockex.market.ICandleModel` (``day()`` and ``split()``) and keeps the tree's
-guarantees: any node of any date is six steps from its day, aggregation is exact
+:class:`~mockex.market.ICandleModel` (``day()`` and ``split()``, and their batched
+forms ``days()``, ``split_run()`` and ``spans()``) and keeps the tree's guarantees: any
+node of any date is a fixed number of steps from the top, aggregation is exact
 (integers), and the same seed gives the same bytes in any process.
 
 :class:`StylizedModel` (the default, ``"stylized"``) reproduces the stylized facts of
-crypto returns with a *multiplicative cascade* that fits the tree:
+crypto returns with a *multiplicative cascade* that fits the tree. Above the day it has
+a calendar tree of its own, so that weekly, monthly and 3-day candles cost a few nodes
+each instead of every day they cover:
 
-* **Volatility clustering across days**: a day's variance is ``sigma0**2`` times a
-  log-normal factor made of seeded value-noise processes at scales of days to months
-  (each evaluated at the day, so it is seekable), times the day's *activity*.
-* **Clustering and fat tails inside the day**: when a node splits, each child's share of
-  the node's variance is a log-normal weight (normalised to the node's variance, so
-  returns stay uncorrelated). A child's variance is thus the day's times a product of
-  up to six weights: the multifractal random cascade, giving fat-tailed 1m returns and
-  ``|r|`` autocorrelation that decays slowly over dozens of lags.
-* **Jumps**: rare jump days (their variance multiplied) and rare jump nodes, whose
-  share of the parent's variance is concentrated into one child at every level down to
-  one second, so the move happens fast.
-* **Intraday profile**: a seasonal factor over the UTC day on variance and volume, and
-  a weekday factor (weekends quieter).
-* **Volume rises with |return| and with local variance**; trade counts follow volume;
-  taker-buy volume leans with the candle's direction.
+* **Blocks** of 18 weeks (126 days from a Monday that is also a 3-day boundary): their
+  opens and closes are independent *anchors* around the configured price (mean
+  reversion over months), their trade counts a closed form of the block index (trade
+  ids are O(1) on any date). A block is never a candle: its range is its weeks'.
+* **Weeks** close on a Brownian bridge between their block's anchors, with variances
+  from seeded value noise over weeks (volatility clustering over weeks to months). A
+  week's days are one of 4096 precomputed *shapes* (day variance shares from a
+  log-normal cascade, the weekday profile and jump days, and a Brownian bridge from 0
+  to 0), scaled to the week: its days' closes are exact Brownian-bridge points, and
+  its high and low bound them (plus a day-sized wick) without drawing every day.
+* A week splits into three **parts** cut at the 3-day boundaries (lengths 3-3-1,
+  2-3-2 or 1-3-3), a part into its **days**; their closes come from the week's shape,
+  so nothing above the day ever squeezes a daily return. A 1w candle is one node, a
+  3d candle one or two parts, a 1M candle a few weeks and parts.
+* Below the day, the tree of :mod:`mockex.market`: 12h, 4h, 1h, 15m, 5m, 1m, 1s.
 
-Children are a Brownian bridge with *heterogeneous* variances from the node's open to
-its close; a node's high and low are drawn from the exact law of a Brownian bridge's
-maximum and minimum, so children fit inside them (a path that leaves the range is
-redrawn, then, rarely, shrunk).
+Every intraday split is the same construction (:func:`_split_groups`): each child gets
+a log-normal weight (the cascade, sigma per level) times the intraday profile,
+normalised to the node's variance; a jump child (rare, and at every level under a jump)
+takes a multiple of its siblings' variance. The children's closes are a Brownian
+bridge in ticks from the node's open to its close with those variances; a path that
+leaves the node's range is brought back into it (:func:`_shrink`). Each child's high
+and low are draws from the law of a Brownian bridge's maximum and minimum (the child
+with the highest draw carries the node's high, the lowest its low); volume, trades,
+taker volume and quote volumes are split exactly (cumulative floors) with weights that
+follow local variance, ``|return|``, the volume profile and log-normal noise, taker
+volume leaning with the direction.
 
 :class:`GBMModel` (``"gbm"``) is the same construction with every effect off: constant
-volatility, no jumps, flat profile. Both keep the price near the configured level over
-the years with independent anchors every ``block_days`` whose spread,
-``sigma0 * sqrt(block_days / 2)``, makes day returns uncorrelated within a block.
+volatility, no jumps, flat profiles.
 
-Randomness is counter-based: ``shake_128(seed, market, what, where)`` expanded to as
-many 64-bit words as a node needs, no generator object to seed.
+Randomness is counter-based: ``shake_128(seed, market, level, index)`` gives 16-bit
+words, mapped to normal, exponential and log-normal deviates by tables of their
+quantiles (no generator object to seed, no transcendental function per draw). Splits
+are made in batches (all the nodes of a level that a request needs at once, one loop
+per pass over all their children), but each node's children depend only on the node
+and its own words: a batch of one gives the same.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-from operator import gt as _gt
+import sys
+from array import array
 from functools import lru_cache
 from hashlib import shake_128
-from typing import Callable, Mapping
+from itertools import accumulate, chain, cycle, islice, repeat
+from operator import gt as _gt
+from operator import add, mul, sub, truediv
+from statistics import NormalDist
+from typing import Callable, Iterable, Mapping, Sequence
 
-from attrs import frozen
+from attrs import evolve, frozen
 from zope.interface import implementer
 
 from mockex.intervals import DAY_MS, HOUR_MS
@@ -60,6 +77,7 @@ from mockex.market import (
     Market,
     Node,
     RandomWalkModel,
+    aggregate,
     split_integer,
     stable_seed,
 )
@@ -90,6 +108,12 @@ def normals(u: list[float], start: int, count: int) -> list[float]:
     return out
 
 
+def bridge_max(a: float, b: float, var: float, u: float) -> float:
+    """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
+    d = b - a
+    return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
+
+
 @lru_cache(maxsize=None)
 def _smoothstep(scale: int) -> tuple[float, ...]:
     """``t * t * (3 - 2t)`` at ``t = r / scale`` for ``r`` in ``range(scale)``."""
@@ -100,11 +124,150 @@ def _smoothstep(scale: int) -> tuple[float, ...]:
     return tuple(out)
 
 
-def bridge_max(a: float, b: float, var: float, u: float) -> float:
-    """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
-    d = b - a
-    return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
+# -- deviates from 16-bit words ------------------------------------------------------
 
+#: A random word is 16 bits; tables resolve 12 of them (4096 equiprobable quantiles,
+#: normal tails to +-3.66 sd), indexed by the whole word so that no shift is needed.
+_WORD = 1 << 16
+_LEVELS = 1 << 12
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _quantile_table(f: Callable[[float], float]) -> list[float]:
+    """``f`` at the 4096 midpoints of (0, 1), 16 entries each, one float per value."""
+    values = [f((i + 0.5) / _LEVELS) for i in range(_LEVELS)]
+    # a tuple of floats: the garbage collector stops tracking it (a list it would
+    # traverse, all 65536 entries, at every full collection)
+    return tuple([values[i >> 4] for i in range(_WORD)])
+
+
+@lru_cache(maxsize=None)
+def _normal_table() -> tuple[float, ...]:
+    return _quantile_table(NormalDist().inv_cdf)
+
+
+@lru_cache(maxsize=None)
+def _exponential_table() -> tuple[float, ...]:
+    return _quantile_table(lambda u: -math.log(u))
+
+
+@lru_cache(maxsize=None)
+def _wick_table() -> tuple[float, ...]:
+    """``sqrt(E)`` for an exponential ``E``: a bridge's excursion beyond its ends, in sds."""
+    return tuple([math.sqrt(e) for e in _exponential_table()])
+
+
+@lru_cache(maxsize=None)
+def _lognormal_table(sigma: float) -> tuple[float, ...]:
+    """``exp(sigma * z - sigma**2 / 2)`` (mean one) by word; all ones when ``sigma`` is 0."""
+    if not sigma:
+        return (1.0,) * _WORD
+    half = 0.5 * sigma * sigma
+    values = [math.exp(sigma * z - half) for z in _normal_table()[::16]]
+    return tuple([values[i >> 4] for i in range(_WORD)])
+
+
+#: a week's days are one of this many precomputed shapes (a 12-bit draw)
+_SHAPES = 1 << 12
+
+
+@lru_cache(maxsize=16)
+def _week_shapes(sigma: float, weekday_variance: tuple[float, ...], jump_probability: float,
+                 jump_variance: float) -> tuple[tuple[tuple[float, ...], ...], ...]:
+    """
+    The shapes of a week's seven days: (variance shares, cumulative shares F, bridge
+    deviations D in units of the week's sd, jump flags, the highest and the lowest
+    close at moves of -2..2 sds) each. A Brownian bridge from o to c is exactly
+    ``o + (c - o) * F + sd * D`` with D a bridge from 0 to 0, so a week's days are one
+    draw among these, scaled. A constant table (a function of the parameters only,
+    the same in every process), made once like the quantile tables: 4096 weeks of
+    day weights (log-normal cascade, weekday, jump days) and bridges.
+    """
+    words = _words([b"mockex week shapes" + repr((sigma, weekday_variance, jump_probability, jump_variance)).encode()],
+                   2 * 21 * _SHAPES)
+    weights_table = _lognormal_table(sigma)
+    normal = _normal_table()
+    threshold = round(jump_probability * _WORD)
+    sqrt = math.sqrt
+    shapes = []
+    for t in range(_SHAPES):
+        u = words[21 * t:21 * t + 21]
+        weights = []
+        jumps = []
+        for wv, uw, uj in zip(weekday_variance, u[0:7], u[14:21]):
+            weight = weights_table[uw] * wv
+            if uj < threshold:
+                weight *= jump_variance
+                jumps.append(1)
+            else:
+                jumps.append(0)
+            weights.append(weight)
+        total = sum(weights)
+        shares = [x / total for x in weights]
+        cumulative = list(accumulate(shares))
+        cumulative[-1] = 1.0
+        deviations = []
+        x = 0.0
+        rem = 1.0
+        for share, z in zip(shares[:6], u[7:13]):
+            r2 = rem - share
+            x += -x * share / rem + sqrt(share * r2 / rem) * normal[z]
+            rem = r2
+            deviations.append(x)
+        deviations.append(0.0)
+        # the week's extreme closes relative to its open, in its sds, as a function
+        # of its move m (also in sds): g(m) = max(0, max(F m + D)) is convex, so chords
+        # through m = -2, -1, 0, 1, 2 bound it from above (and the concave minimum
+        # from below); beyond, its slope lies in [0, 1]
+        ms = (-2.0, -1.0, 0.0, 1.0, 2.0)
+        tops = tuple(max(0.0, max(f * m + d for f, d in zip(cumulative, deviations))) for m in ms)
+        bottoms = tuple(min(0.0, min(f * m + d for f, d in zip(cumulative, deviations))) for m in ms)
+        shapes.append((tuple(shares), tuple(cumulative), tuple(deviations), tuple(jumps), tops, bottoms))
+    return tuple(shapes)
+
+
+def _chord(points: tuple[float, ...], m: float, slope_low: float, slope_high: float) -> float:
+    """
+    A bound on a convex (concave) piecewise-linear function known at m = -2..2 by
+    ``points``: the chord between the nearest knots, the extreme slopes beyond.
+    """
+    if m >= 2.0:
+        return points[4] + (m - 2.0) * slope_high
+    if m <= -2.0:
+        return points[0] + (m + 2.0) * slope_low
+    i = int(m + 2.0)
+    return points[i] + (points[i + 1] - points[i]) * (m + 2.0 - i)
+
+
+def _words(keys: Iterable[bytes], nbytes: int) -> list[int]:
+    """The 16-bit words of ``shake_128(key)`` for each key, concatenated."""
+    data = array("H", b"".join([shake_128(key).digest(nbytes) for key in keys]))
+    if _BIG_ENDIAN:
+        data.byteswap()
+    return data.tolist()
+
+
+# -- the calendar above the day -------------------------------------------------------
+
+#: Blocks are 18 weeks (126 days), the first from Monday 1970-01-19; week ``w`` is
+#: days ``7w - 3 .. 7w + 3`` (Monday to Sunday, as 1w candles).
+BLOCK_WEEKS = 18
+BLOCK_DAYS = 7 * BLOCK_WEEKS
+
+
+def _week_of(day: int) -> int:
+    return (day + 3) // 7
+
+
+def _week_start(week: int) -> int:
+    return 7 * week - 3
+
+
+def _block_of_week(week: int) -> int:
+    return (week - 3) // BLOCK_WEEKS
+
+
+# -- parameters ------------------------------------------------------------------------
 
 @frozen
 class ModelParams:
@@ -114,29 +277,30 @@ class ModelParams:
     over dozens of lags, no autocorrelation of ``r``.
     """
 
-    #: days between price anchors (mean reversion to the configured price)
-    block_days: int = 128
-    #: anchor spread in units of ``sigma0 * sqrt(block_days / 2)``
-    anchor_scale: float = 1.0
-    #: value-noise scales (days) and amplitude of the daily log-volatility process
-    vol_scales: tuple[int, ...] = (3, 10, 30, 100)
-    vol_amplitude: float = 0.22
-    #: i.i.d. day-to-day noise of log-volatility
-    day_vol_noise: float = 0.15
+    #: anchor spread (every block, 126 days) in units of ``sigma0 * sqrt(63)``
+    anchor_scale: float = 0.9
+    #: value-noise scales (weeks) and amplitude of the weekly log-volatility process
+    vol_scales: tuple[int, ...] = (2, 6, 18)
+    vol_amplitude: float = 0.25
+    #: i.i.d. week-to-week noise of log-volatility
+    week_vol_noise: float = 0.15
     #: how strongly variance follows activity (``sigma**2 ~ activity**k``)
     vol_activity: float = 1.5
-    #: value-noise scales (days) and total amplitude of activity (trades and volume)
-    activity_scales: tuple[int, ...] = (7, 30, 120)
+    #: value-noise scales (weeks) and amplitude of weekly activity (trades and volume)
+    activity_scales: tuple[int, ...] = (3, 12)
     activity_amplitude: float = 0.2
+    #: amplitude of the trade rate's variation from block to block
+    block_activity: float = 0.1
     #: weekday activity, Monday first (mean 1)
     weekday: tuple[float, ...] = (1.02, 1.07, 1.07, 1.07, 1.04, 0.88, 0.85)
-    #: log-normal sigma of the variance cascade per level (4h, 1h, 15m, 5m, 1m, 1s)
-    cascade: tuple[float, ...] = (0.35, 0.4, 0.45, 0.45, 0.45, 0.5)
+    #: log-normal sigma of the variance cascade: days within a week, then the children
+    #: of each intraday split (12h, 4h, 1h, 15m, 5m, 1m, 1s)
+    cascade: tuple[float, ...] = (0.5, 0.35, 0.4, 0.45, 0.5, 0.5, 0.5, 0.5)
     #: probability and variance multiplier of a jump day
     jump_day_probability: float = 0.02
     jump_day_variance: float = 4.0
-    #: probability that a child of a split starts a jump; a jump child takes this many
-    #: times the variance of all its siblings together
+    #: probability that a child of an intraday split starts a jump; a jump child takes
+    #: this many times the variance of all its siblings together
     jump_node_probability: float = 0.003
     jump_share: float = 2.0
     #: intraday seasonality over the UTC day: relative amplitude on variance and volume,
@@ -151,18 +315,19 @@ class ModelParams:
     #: taker-buy share leans this much with the candle's direction
     taker_tilt: float = 0.3
     #: highs and lows are drawn from the law of a Brownian bridge's extremes with this
-    #: many times the node's variance (room for the children's path)
+    #: many times the node's variance
     range_variance: float = 1.0
 
 
 #: Geometric Brownian motion: constant volatility, no jumps, flat profiles.
 GBM_PARAMS = ModelParams(
     vol_amplitude=0.0,
-    day_vol_noise=0.0,
+    week_vol_noise=0.0,
     vol_activity=0.0,
     activity_amplitude=0.0,
+    block_activity=0.0,
     weekday=(1.0,) * 7,
-    cascade=(0.0,) * 6,
+    cascade=(0.0,) * 8,
     jump_day_probability=0.0,
     jump_node_probability=0.0,
     intraday_vol=0.0,
@@ -173,527 +338,555 @@ GBM_PARAMS = ModelParams(
 )
 
 
-class _Block:
-    """A block of days: log prices at its day boundaries, day variances, jump flags."""
+class _Level:
+    """What :func:`_split_groups` needs of one split level."""
 
-    __slots__ = ("xs", "vs", "jumps", "cum", "activity")
+    __slots__ = ("k", "tag", "nbytes", "weights", "jump_threshold", "jump_share", "range2", "gain", "tilt",
+                 "volume_noise", "volume_variance")
 
-    def __init__(
-        self, xs: list[float], vs: list[float], jumps: list[int], cum: list[float], activity: list[float]
-    ) -> None:
-        self.xs = xs
-        self.vs = vs
-        self.jumps = jumps
-        #: cumulative activity N(d) at the block's days and the day after it
-        self.cum = cum
-        self.activity = activity
+    def __init__(self, k: int, level: int, sigma: float, p: ModelParams) -> None:
+        self.k = k
+        self.tag = bytes((level,))
+        #: six words per child: cascade, bridge, high, low, volume, jump
+        self.nbytes = 12 * k
+        self.weights = _lognormal_table(sigma)
+        self.jump_threshold = round(p.jump_node_probability * _WORD)
+        self.jump_share = p.jump_share
+        self.range2 = 2.0 * p.range_variance
+        self.gain = p.volume_abs_return
+        self.tilt = 0.5 * p.taker_tilt
+        self.volume_noise = _lognormal_table(p.volume_noise)
+        self.volume_variance = p.volume_variance
 
 
-@implementer(ICandleModel)
-class StylizedModel:
+def _split_groups(
+    lv: _Level,
+    keys: Iterable[bytes],
+    parents: Sequence[Node],
+    vmul: Sequence[float] | None = None,
+    amul: Sequence[float] | None = None,
+    closes_in: Sequence[int] | None = None,
+    ranges_in: Sequence[tuple[int, int]] | None = None,
+    tails_in: Sequence[tuple] | None = None,
+) -> list[tuple[Node, ...]]:
     """
-    Multiscale stochastic volatility with a multiplicative cascade, jumps, intraday
-    profiles and volume that follows activity. See the module docstring and
-    docs/models.md. Nodes carry two extra fields after the ten integers: the node's
-    return variance (float) and a jump flag.
+    The children of each of ``parents`` (one key each), ``lv.k`` apiece; ``vmul`` and
+    ``amul`` multiply each child's variance and volume weights (a profile). Above the
+    day, a week's shape gives the children's closes (``closes_in``), their ranges
+    (``ranges_in``, within the parent's, carriers decided) and what follows each
+    child's variance in its node (``tails_in``: jump flag, shape): then only volumes
+    are drawn.
+
+    Written for speed (a cold request makes a thousand children or more): the words of
+    all the groups come from one join, and each group's children are made in a few
+    plain loops over locals. Everything a child gets depends only on its own group, so
+    any batch gives the same children.
     """
+    k = lv.k
+    count = len(parents)
+    words = _words(keys, lv.nbytes)
+    w = list(map(lv.weights.__getitem__, words[0::6]))
+    if vmul is not None:
+        w = list(map(mul, w, vmul))
+    # One jump child per group at most: the first word under the threshold, or a drawn
+    # child when the parent itself is a jump node (so a jump goes down to one second).
+    jumps = words[5::6]
+    flags: list[int] | None = None
+    hits: dict[int, int] = {}
+    threshold = lv.jump_threshold
+    if threshold and min(jumps) < threshold:
+        for i, u in enumerate(jumps):
+            if u < threshold:
+                hits.setdefault(i // k, i)
+    for g, parent in enumerate(parents):
+        if parent[11]:
+            hits[g] = g * k + (jumps[g * k] * k >> 16)
+    if hits:
+        flags = [0] * (count * k)
+        share = lv.jump_share
+        for g, i in hits.items():
+            base = g * k
+            w[i] = share * (sum(w[base:base + k]) - w[i])
+            flags[i] = 1
+    sums = list(map(sum, zip(*[iter(w)] * k)))
+    normal = _normal_table()
+    expo = _exponential_table()
+    vnoise = lv.volume_noise
+    sqrt = math.sqrt
+    tanh = math.tanh
+    range2 = lv.range2
+    gain = lv.gain
+    tilt = lv.tilt
+    vv = lv.volume_variance
+    half_power = vv == 0.5
+    last = k - 1
+    # Each pass below is one loop over every child of the batch, a group's constants
+    # loaded at its first child (a batch of many small groups pays no per-group setup).
+    columns = list(zip(*(parent[:11] for parent in parents)))
+    opens0, highs0, lows0, closes0 = columns[0], columns[1], columns[2], columns[3]
+    mids = list(map(mul, map(add, opens0, closes0), repeat(0.5)))
+    units = list(map(truediv, columns[10], sums))
+    tick_units = list(map(mul, units, map(mul, mids, mids)))
+    # (a fresh cycle(range(k)) per pass: zip draws one past the end of the shortest)
+    positions = range(k)
 
-    name = "stylized"
+    # Closes: a Brownian bridge from o to c (in ticks) with the children's variances;
+    # a group whose path leaves its node's range is noted for shrinking.
+    if closes_in is not None:
+        return _split_given(lv, words, w, sums, parents, columns, units, tick_units, closes_in, ranges_in, tails_in,
+                            amul)
+    xs: list[float] = []
+    append = xs.append
+    outside: list[int] = []
+    x = rem = tick_unit = hf = lf = 0.0
+    c = g = 0
+    out = False
+    group = iter(zip(opens0, closes0, sums, tick_units, highs0, lows0))
+    for j, wi, u in zip(cycle(positions), w, words[1::6]):
+        if j == 0:
+            x, c, rem, tick_unit, hf, lf = next(group)
+            out = False
+        if j == last:
+            append(c)
+            if out:
+                outside.append(g)
+            g += 1
+            continue
+        r2 = rem - wi
+        x += (c - x) * wi / rem + sqrt(tick_unit * wi * r2 / rem) * normal[u]
+        rem = r2
+        append(x)
+        if x > hf or x < lf:
+            out = True
+    # (shrunk towards the straight line: reflecting it instead would make
+    # consecutive returns negatively correlated)
+    for g in outside:
+        base = g * k
+        xs[base:base + last] = _shrink(xs[base:base + last], w[base:base + last], sums[g], opens0[g], closes0[g],
+                                       highs0[g], lows0[g])
+    closes = list(map(round, xs))
+    closes[last::k] = closes0
+    opens = [0] + closes[:-1]
+    opens[::k] = opens0
 
-    def __init__(self, seed: int, params: ModelParams = ModelParams()) -> None:
-        self.seed = seed
-        self.params = params
-        p = params
-        # variance correction so that E[sigma_day**2] = sigma0**2 (value noise with
-        # smoothstep interpolation has about 0.6 of its knots' variance)
-        self._vol_correction = 2.0 * (len(p.vol_scales) * 0.6 * p.vol_amplitude**2 + p.day_vol_noise**2)
-        self._activity_amp = (
-            p.activity_amplitude / len(p.activity_scales) if p.activity_scales else 0.0
-        )
-        mean_w = sum(p.weekday) / 7.0
-        weekday = [w / mean_w for w in p.weekday]
-        self._weekday_cum = [sum(w - 1.0 for w in weekday[:j]) for j in range(8)]
-        self._prefixes: dict[Market, bytes] = {}
-        self._day_consts: dict[Market, tuple] = {}
-        self._block = lru_cache(maxsize=1024)(self._block_uncached)
-        self._day_chunk = lru_cache(maxsize=1024)(self._day_chunk_uncached)
-        self._knots = lru_cache(maxsize=4096)(self._knots_uncached)
-        self._trade_base = lru_cache(maxsize=256)(self._trade_total)
-        self._vol_profile = self._profiles(p.intraday_vol)
-        self._volume_profile = self._profiles(p.intraday_volume)
-        # Per split level, what split() needs: (k, kk, words, lambda, lambda**2 / 2,
-        # nodes per day, variance profile, volume profile, struct of the words).
-        self._level_constants = []
-        for level, k in enumerate(BRANCHING):
-            kk = k + k % 2
-            lam = p.cascade[level]
-            self._level_constants.append((
-                k, kk, 5 * k + kk + 3, lam, 0.5 * lam * lam, DAY_MS // LEVEL_MS[level],
-                self._vol_profile[level], self._volume_profile[level], _struct(5 * k + kk + 3),
-            ))
-
-    # -- randomness -----------------------------------------------------------------
-
-    def _prefix(self, market: Market) -> bytes:
-        prefix = self._prefixes.get(market)
-        if prefix is None:
-            tag = stable_seed(self.seed, market.key, self.name).to_bytes(8, "big")
-            prefix = self._prefixes[market] = tag
-        return prefix
-
-    def _u(self, market: Market, what: bytes, where: int, n: int) -> list[float]:
-        return uniforms(self._prefix(market) + what + where.to_bytes(8, "big", signed=True), n)
-
-    def _knots_uncached(self, market: Market, what: bytes, chunk: int) -> list[float]:
-        return self._u(market, what, chunk, 64)
-
-    def _noise_series(self, market: Market, what: bytes, scale: int, d0: int, count: int, gaussian: bool) -> list[float]:
-        """Seeded value noise with knots every ``scale`` days, at days ``d0 .. d0 + count - 1``."""
-        tag = what + scale.to_bytes(2, "big")
-        smooth = _smoothstep(scale)
-        end = d0 + count
-        k0, rem = divmod(d0, scale)
-        k1 = (end - 1) // scale + 1
-        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
-        out: list[float] = []
-        # one knot interval at a time: [k * scale, (k + 1) * scale)
-        d = d0
-        for k in range(k0, k1):
-            y0 = knots[k - k0]
-            dy = knots[k + 1 - k0] - y0
-            stop = min(scale, rem + end - d)
-            out += [y0 + dy * sm for sm in smooth[rem:stop]]
-            d += stop - rem
-            rem = 0
-        return out
-
-    def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
-        """:meth:`_knot` for ``j0 <= j < j1``, a chunk of knots at a time."""
-        out: list[float] = []
-        log, sqrt, cos = math.log, math.sqrt, math.cos
-        j = j0
-        while j < j1:
-            chunk, i = divmod(j, 32)
-            stop = min(32, i + j1 - j)
-            u = self._knots(market, tag, chunk)
-            if gaussian:
-                out += [sqrt(-2.0 * log(u[2 * m])) * cos(_TWO_PI * u[2 * m + 1]) for m in range(i, stop)]
-            else:
-                out += [2.0 * u[2 * m] - 1.0 for m in range(i, stop)]
-            j += stop - i
-        return out
-
-    def _knot(self, market: Market, tag: bytes, j: int, gaussian: bool) -> float:
-        chunk, i = divmod(j, 32)
-        u = self._knots(market, tag, chunk)
-        if gaussian:
-            return math.sqrt(-2.0 * math.log(u[2 * i])) * math.cos(_TWO_PI * u[2 * i + 1])
-        return 2.0 * u[2 * i] - 1.0
-
-    def _cumulative_activity(self, market: Market, d0: int, count: int) -> list[float]:
-        """``N(d)`` for ``count`` days from ``d0``: a day's activity is ``1 + N(d + 1) - N(d)``."""
-        cum = self._weekday_cum
-        out = [cum[(d + 3) % 7] for d in range(d0, d0 + count)]
-        amp = self._activity_amp
-        if amp:
-            for s in self.params.activity_scales:
-                series = self._noise_series(market, b"act", s, d0, count, False)
-                out = [n + amp * s * y for n, y in zip(out, series)]
-        return out
-
-    def _trade_index(self, market: Market, day: int) -> int:
-        """Trades before ``day`` since 1970: increasing, O(1), activity-weighted."""
-        block, off = divmod(day, self.params.block_days)
-        return int(max(1, market.daily_trades) * (day + self._block(market, block).cum[off]))
-
-    def _trade_total(self, market: Market) -> int:
-        return self._trade_index(market, market.listed_ms // DAY_MS)
-
-    def _anchor(self, market: Market, block: int) -> float:
-        p = self.params
-        u = self._u(market, b"anc", block, 2)
-        z = math.sqrt(-2.0 * math.log(u[0])) * math.cos(_TWO_PI * u[1])
-        sd = market.daily_volatility * math.sqrt(p.block_days / 2.0) * p.anchor_scale
-        return math.log(market.price) + sd * z
-
-    def _block_uncached(self, market: Market, block: int) -> _Block:
-        p = self.params
-        n = p.block_days
-        d0 = block * n
-        u = self._u(market, b"blk", block, 4 * n)
-        zs = normals(u, 0, 2 * n)
-        cum = self._cumulative_activity(market, d0, n + 1)
-        activity = [1.0 + b - a for a, b in zip(cum, cum[1:])]
-        x = [0.0] * n
-        if p.vol_amplitude:
-            amp = p.vol_amplitude
-            for s in p.vol_scales:
-                series = self._noise_series(market, b"vol", s, d0, n, True)
-                x = [a + amp * y for a, y in zip(x, series)]
-        base = market.daily_volatility**2
-        correction = self._vol_correction
-        noise = p.day_vol_noise
-        ka = p.vol_activity
-        exp = math.exp
-        vs = [base * exp(2.0 * (a + noise * z) - correction) for a, z in zip(x, zs[n:])]
-        if ka:
-            vs = [var * act**ka for var, act in zip(vs, activity)]
-        jump_p = p.jump_day_probability
-        jumps = [1 if x < jump_p else 0 for x in u[2 * n:3 * n]]
-        if 1 in jumps:
-            jv = p.jump_day_variance
-            vs = [var * jv if jump else var for var, jump in zip(vs, jumps)]
-        start = self._anchor(market, block)
-        end = self._anchor(market, block + 1)
-        xs = [start]
-        x0 = start
-        remaining = sum(vs)
-        for i in range(n - 1):
-            v = vs[i]
-            x0 += (end - x0) * v / remaining + math.sqrt(v * (remaining - v) / remaining) * zs[i]
-            remaining -= v
-            xs.append(x0)
-        xs.append(end)
-        return _Block(xs, vs, jumps, cum, activity)
-
-    def _day_constants(self, market: Market) -> tuple:
-        """What day() needs of a market, computed once."""
-        consts = self._day_consts.get(market)
-        if consts is None:
-            p = self.params
-            consts = self._day_consts[market] = (
-                10**market.price_decimals,
-                market.daily_volatility,
-                max(1, market.daily_trades),
-                market.daily_volume * 10**market.qty_decimals,
-                10 ** (QUOTE_DECIMALS - market.price_decimals - market.qty_decimals),
-                self._trade_base(market),
-                self._prefix(market) + b"day",
-                (1.0 + p.volume_abs_return * 0.8),
-                p.volume_noise**2,
-            )
-        return consts
-
-    def day(self, market: Market, day_index: int) -> Node:
-        chunk, i = divmod(day_index, _DAY_CHUNK)
-        return self._day_chunk(market, chunk)[i]
-
-    def _day_chunk_uncached(self, market: Market, chunk: int) -> tuple[Node, ...]:
-        """
-        The days ``chunk * _DAY_CHUNK ..`` in one go (a coarse request reads runs of
-        days): :meth:`_one_day`'s float operations, in its order, in one loop.
-        """
-        p = self.params
-        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = (
-            self._day_consts.get(market) or self._day_constants(market)
-        )
-        exp, log, sqrt, cos, tanh = math.exp, math.log, math.sqrt, math.cos, math.tanh
-        rv = p.range_variance
-        gain_abs = p.volume_abs_return
-        vn = p.volume_noise
-        vvar = p.volume_variance
-        half_tilt = 0.5 * p.taker_tilt
-        unpack = _WORDS6.unpack
-        block_days = p.block_days
-        d0 = chunk * _DAY_CHUNK
-        out = []
-        append = out.append
-        blk_index = None
-        for day_index in range(d0, d0 + _DAY_CHUNK):
-            b, off = divmod(day_index, block_days)
-            if b != blk_index:
-                blk_index = b
-                blk = self._block(market, b)
-                xs = blk.xs
-                bvs = blk.vs
-                cum = blk.cum
-                activity = blk.activity
-                bjumps = blk.jumps
-            x0 = xs[off]
-            x1 = xs[off + 1]
-            var = bvs[off]
-            u0, u1, u2, u3, u4, _ = unpack(shake_128(prefix + day_index.to_bytes(8, "big", signed=True)).digest(48))
-            o = max(1, round(exp(x0) * ticks))
-            c = max(1, round(exp(x1) * ticks))
-            rvar = var * rv
-            d = x1 - x0
-            top = 0.5 * (x0 + x1 + sqrt(d * d - 2.0 * rvar * log(((u0 >> 12) + 0.5) * _U52)))
-            h = max(o, c, round(exp(top) * ticks))
-            d = -x1 - -x0
-            bottom = 0.5 * (-x0 + -x1 + sqrt(d * d - 2.0 * rvar * log(((u1 >> 12) + 0.5) * _U52)))
-            low = max(1, min(o, c, round(exp(-bottom) * ticks)))
-            first = int(rate * (day_index + cum[off]))
-            trades = int(rate * (day_index + 1 + cum[off + 1])) - first
-            z = sqrt(-2.0 * log(((u2 >> 12) + 0.5) * _U52)) * cos(_TWO_PI * (((u3 >> 12) + 0.5) * _U52))
-            sd = sqrt(var)
-            gain = (1.0 + gain_abs * abs(x1 - x0) / sd) / gain_norm
-            lots = (
-                daily_lots
-                * activity[off]
-                * (sd / sigma0) ** vvar
-                * gain
-                * exp(vn * z - 0.5 * vn2)
-            )
-            lots = max(trades, round(lots)) if trades else 0
-            quote = round(lots * (o + h + low + c) / 4 * scale)
-            share = 0.5 + half_tilt * tanh((x1 - x0) / sd) + 0.04 * ((((u4 >> 12) + 0.5) * _U52) - 0.5)
-            taker = round(lots * share)
-            taker_quote = quote * taker // lots if lots else 0
-            append((o, h, low, c, lots, quote, trades, taker, taker_quote, first - trade_base, var, bjumps[off]))
-        return tuple(out)
-
-    def _one_day(self, market: Market, day_index: int, consts: tuple) -> Node:
-        # The plain formulation's float operations, in its order, with market constants
-        # and the bridge-extreme law inlined (same seed, same bytes).
-        p = self.params
-        ticks, sigma0, rate, daily_lots, scale, trade_base, prefix, gain_norm, vn2 = consts
-        blk_index, off = divmod(day_index, p.block_days)
-        blk = self._block(market, blk_index)
-        xs = blk.xs
-        x0 = xs[off]
-        x1 = xs[off + 1]
-        var = blk.vs[off]
-        words = _WORDS6.unpack(shake_128(prefix + day_index.to_bytes(8, "big", signed=True)).digest(48))
-        u = [((w >> 12) + 0.5) * _U52 for w in words]
-        exp, log, sqrt = math.exp, math.log, math.sqrt
-        o = max(1, round(exp(x0) * ticks))
-        c = max(1, round(exp(x1) * ticks))
-        rvar = var * p.range_variance
-        d = x1 - x0
-        top = 0.5 * (x0 + x1 + sqrt(d * d - 2.0 * rvar * log(u[0])))
-        h = max(o, c, round(exp(top) * ticks))
-        d = -x1 - -x0
-        bottom = 0.5 * (-x0 + -x1 + sqrt(d * d - 2.0 * rvar * log(u[1])))
-        low = max(1, min(o, c, round(exp(-bottom) * ticks)))
-        cum = blk.cum
-        first = int(rate * (day_index + cum[off]))
-        trades = int(rate * (day_index + 1 + cum[off + 1])) - first
-        z = sqrt(-2.0 * log(u[2])) * math.cos(_TWO_PI * u[3])
-        sd = sqrt(var)
-        gain = (1.0 + p.volume_abs_return * abs(x1 - x0) / sd) / gain_norm
-        vn = p.volume_noise
-        lots = (
-            daily_lots
-            * blk.activity[off]
-            * (sd / sigma0) ** p.volume_variance
-            * gain
-            * exp(vn * z - 0.5 * vn2)
-        )
-        lots = max(trades, round(lots)) if trades else 0
-        quote = round(lots * (o + h + low + c) / 4 * scale)
-        share = 0.5 + 0.5 * p.taker_tilt * math.tanh((x1 - x0) / sd) + 0.04 * (u[4] - 0.5)
-        taker = round(lots * share)
-        taker_quote = quote * taker // lots if lots else 0
-        first -= trade_base
-        return (o, h, low, c, lots, quote, trades, taker, taker_quote, first, var, blk.jumps[off])
-
-    # -- splits ---------------------------------------------------------------------
-
-    def _profiles(self, amplitude: float) -> list[list[float] | None]:
-        """Per split level: the seasonal factor of each child of a day-aligned position."""
-        out: list[list[float] | None] = []
-        for level in range(len(BRANCHING)):
-            child_ms = LEVEL_MS[level + 1]
-            if not amplitude or child_ms < 15 * 60_000:
-                out.append(None)
-                continue
-            per_day = DAY_MS // child_ms
-            out.append([
-                1.0 + amplitude * math.cos(_TWO_PI * (((j + 0.5) * child_ms / HOUR_MS) - self.params.peak_hour) / 24.0)
-                for j in range(per_day)
-            ])
-        return out
-
-    def split(self, market: Market, level: int, index: int, node: Node) -> tuple[Node, ...]:
-        # Written for speed (this is where cold requests spend their time): local
-        # names, per-level constants, normals inlined. Every float operation is the
-        # one of the plain formulation, in the same order: same seed, same bytes.
-        o, h, low, c, v, q, n, tb, tq, first = node[:10]
-        var = node[10] if len(node) > 10 else market.daily_volatility**2 * LEVEL_MS[level] / DAY_MS
-        jump = node[11] if len(node) > 11 else 0
-        p = self.params
-        k, kk, nwords, lam, half, per_day, profile, vprofile, words = self._level_constants[level]
-        prefix = self._prefixes.get(market) or self._prefix(market)
-        key = prefix + _LEVEL_BYTES[level] + index.to_bytes(8, "big", signed=True)
-        u = [((w >> 12) + 0.5) * _U52 for w in words.unpack(shake_128(key).digest(8 * nwords))]
-        log, exp, sqrt, cos, sin = math.log, math.exp, math.sqrt, math.cos, math.sin
-        # u[0:2k]: cascade and volume normals; u[2k:4k]: highs and lows;
-        # u[4k:4k+kk]: bridge normals; then 3 for jumps; the last k for taker shares.
-        zs = []
-        for i in range(0, 2 * k, 2):
-            r = sqrt(-2.0 * log(u[i]))
-            t = _TWO_PI * u[i + 1]
-            zs.append(r * cos(t))
-            zs.append(r * sin(t))
-
-        # Variance shares: a log-normal cascade, the intraday profile, a jump child.
-        if lam:
-            weights = [exp(lam * z - half) for z in zs[:k]]
+    # Highs and lows: twice the bridge extremes, halved; the child with the
+    # highest draw carries the node's high, the lowest draw its low. Volume weights
+    # follow local variance and |return| (and the volume profile); taker shares lean
+    # with the direction. One record per child: (high, low, volume, taker, quote and
+    # taker quote weights).
+    records: list[tuple[int, int, int, int, int, int]] = []
+    record = records.append
+    carriers: list[tuple[int, int, int, int]] = []
+    group_sums: list[tuple[int, int, int, int]] = []
+    group = iter(zip(highs0, lows0, tick_units, sums))
+    h = low = 0
+    best_high = best_low = scale = 0.0
+    base = -k
+    jh = jl = total = st = sq = stq = 0
+    for j, a, b, wi, uh, ul, uv, am in zip(cycle(positions), opens, closes, w, words[2::6], words[3::6],
+                                           words[4::6], amul if amul is not None else repeat(1.0)):
+        if j == 0:
+            h, low, tick_unit, wsum = next(group)
+            scale = 1e6 / (sqrt(tick_unit * wsum / k) or 1e-300)
+            best_high = -1.0
+            best_low = math.inf
+            total = st = sq = stq = 0
+            base += k
+        vt = tick_unit * wi
+        d = b - a
+        s = a + b
+        dd = d * d
+        r = range2 * vt
+        hx = s + sqrt(dd + r * expo[uh])
+        lx = s - sqrt(dd + r * expo[ul])
+        if hx > best_high:
+            best_high = hx
+            jh = j
+        if lx < best_low:
+            best_low = lx
+            jl = j
+        hi = int(0.5 * hx)
+        lo = int(0.5 * lx)
+        sd = sqrt(vt) or 1e-300
+        if half_power:
+            x = int(vnoise[uv] * (sd + gain * (d if d > 0 else -d)) * scale * am) + 1
         else:
-            weights = [1.0] * k
-        base = (index % per_day) * k
-        if profile is not None:
-            weights = [w * profile[base + i] for i, w in enumerate(weights)]
-        j = 4 * k + kk
-        jump_child = -1
-        if jump:
-            jump_child = int(u[j] * k)
-        elif u[j + 1] < p.jump_node_probability * k:
-            jump_child = int(u[j + 2] * k)
-        if jump_child >= 0:
-            weights[jump_child] = p.jump_share * (sum(weights) - weights[jump_child])
-        scale = var / sum(weights)
-        vs = [w * scale for w in weights]
+            x = int(vnoise[uv] * (sd * scale * 1e-6) ** (2.0 * vv) * (1.0 + gain * abs(d) / sd) * 1e6 * am) + 1
+        # taker and quote weights: the child's volume weight times its taker share
+        # and price, so that every total can be cut in one pass below
+        tw = int(x * (0.5 + tilt * tanh(d / sd)) * 1024.0)
+        record((h if hi > h else hi, low if lo < low else lo, x, tw, x * s, tw * s))
+        total += x
+        st += tw
+        sq += x * s
+        stq += tw * s
+        if j == last:
+            carriers.append((base + jh, h, base + jl, low))
+            group_sums.append((total, st, sq, stq))
+    for ih, h, il, low in carriers:
+        records[ih] = (h,) + records[ih][1:]
+        rec = records[il]
+        records[il] = (rec[0], low) + rec[2:]
 
-        # Boundaries: a Brownian bridge in log space with those variances. A path that
-        # leaves the node's range is shrunk towards the straight line.
-        lo, hi, x0, x1 = log(low), log(h), log(o), log(c)
-        gs = []
-        for i in range(4 * k, 4 * k + kk, 2):
-            r = sqrt(-2.0 * log(u[i]))
-            t = _TWO_PI * u[i + 1]
-            gs.append(r * cos(t))
-            gs.append(r * sin(t))
-        path = []
-        x = x0
-        remaining = var
-        inside = True
-        for i in range(k - 1):
-            vi = vs[i]
-            x += (x1 - x) * vi / remaining + sqrt(max(0.0, vi * (remaining - vi)) / remaining) * gs[i]
-            remaining -= vi
-            if x > hi or x < lo:
-                inside = False
-            path.append(x)
-        if not inside:
-            shrink = 1.0
-            acc = 0.0
-            lines = []
-            for i in range(k - 1):
-                acc += vs[i]
-                line = x0 + (x1 - x0) * acc / var
-                lines.append(line)
-                d = path[i] - line
-                room = (hi - line) if d > 0 else (line - lo)
-                if abs(d) > room:
-                    shrink = min(shrink, max(0.0, room) / abs(d))
-            path = [line + (x - line) * shrink for x, line in zip(path, lines)]
-        bounds = [o]
-        logs = [x0]
-        for x in path:
-            t = round(exp(x))
-            b = h if t > h else low if t < low else t
-            bounds.append(b)
-            logs.append(log(b))
-        bounds.append(c)
-        logs.append(x1)
-
-        # Highs and lows from the law of each child's bridge extremes; the child with the
-        # highest draw carries the node's high, the lowest draw its low.
-        rv = p.range_variance
-        highs = []
-        lows = []
-        k2 = 2 * k
-        k3 = 3 * k
-        for i in range(k):
-            a = logs[i]
-            b = logs[i + 1]
-            d2 = (b - a) * (b - a)
-            vi = vs[i] * rv
-            highs.append(0.5 * (a + b + sqrt(d2 - 2.0 * vi * log(u[k2 + i]))))
-            lows.append(0.5 * (a + b - sqrt(d2 - 2.0 * vi * log(u[k3 + i]))))
-        jh = highs.index(max(highs))
-        jl = lows.index(min(lows))
-        child_highs = []
-        child_lows = []
-        for i in range(k):
-            b0 = bounds[i]
-            b1 = bounds[i + 1]
-            if b0 > b1:
-                top, bottom = b0, b1
-            else:
-                top, bottom = b1, b0
-            if i == jh:
-                child_highs.append(h)
-            else:
-                t = round(exp(highs[i]))
-                child_highs.append(top if t < top else h if t > h else t)
-            if i == jl:
-                child_lows.append(low)
-            else:
-                t = round(exp(lows[i]))
-                child_lows.append(bottom if t > bottom else low if t < low else t)
-
-        # Volume follows activity: seasonal profile, local variance, |return|, noise.
-        mean_var = var / k
-        gain = p.volume_abs_return
-        vn = p.volume_noise
-        vv = p.volume_variance
-        tilt = 0.5 * p.taker_tilt
-        tanh = math.tanh
-        vweights = []
-        leans = []
-        for i in range(k):
-            r = logs[i + 1] - logs[i]
-            vi = vs[i]
-            sd = sqrt(vi) or 1e-12
-            w = exp(vn * zs[k + i]) * (1.0 + gain * abs(r) / sd)
-            if vv:
-                w *= (vi / mean_var) ** vv
-            if vprofile is not None:
-                w *= vprofile[base + i]
-            vweights.append(int(1_000_000 * w) + 1)
-            leans.append(0.5 + tilt * tanh(r / sd))
-        trades = _split(n, vweights)
-        extra = _split(v - n, [w if t else 0 for w, t in zip(vweights, trades)])
-        vols = [t + e for t, e in zip(trades, extra)]
-        takers = split_capped(tb, [int(1_000_000 * vols[i] * leans[i]) for i in range(k)], vols)
-        quotes = _split(q, [vols[i] * (child_highs[i] + child_lows[i] + bounds[i] + bounds[i + 1]) for i in range(k)])
-        taker_quotes = split_capped(tq, [quotes[i] * takers[i] // vols[i] if vols[i] else 0 for i in range(k)], quotes)
-
-        children = []
-        t = first
-        for i in range(k):
-            ti = trades[i]
-            children.append(
-                (bounds[i], child_highs[i], child_lows[i], bounds[i + 1], vols[i], quotes[i],
-                 ti, takers[i], taker_quotes[i], t, vs[i], 1 if i == jump_child else 0)
-            )
-            t += ti
-        return tuple(children)
+    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w)
+    if flags is not None:
+        for i, flag in enumerate(flags):
+            if flag:
+                kids[i] = kids[i][:11] + (1,)
+    return list(zip(*[iter(kids)] * k))
 
 
-#: days computed together (day() of one day computes its chunk)
-_DAY_CHUNK = 16
-_WORDS6 = _struct(6)
-_LEVEL_BYTES = tuple(bytes((level,)) for level in range(len(BRANCHING)))
+def _split_given(
+    lv: _Level, words: list[int], w: list[float], sums: list[float], parents: Sequence[Node],
+    columns: list[tuple], units: list[float], tick_units: list[float], closes: Sequence[int],
+    ranges: Sequence[tuple[int, int]] | None, tails: Sequence[tuple] | None, amul: Sequence[float] | None,
+) -> list[tuple[Node, ...]]:
+    """
+    :func:`_split_groups` for children whose closes are given (from a week's shape):
+    ranges given too (parts) or drawn from the law of each child's bridge extremes
+    within the parent's (days); volumes as in :func:`_split_groups`.
+    """
+    k = lv.k
+    last = k - 1
+    positions = range(k)
+    sqrt = math.sqrt
+    tanh = math.tanh
+    expo = _exponential_table()
+    vnoise = lv.volume_noise
+    range2 = lv.range2
+    gain = lv.gain
+    tilt = lv.tilt
+    vv = lv.volume_variance
+    opens = [0] + list(closes[:-1])
+    opens[::k] = columns[0]
+    records: list[tuple[int, int, int, int, int, int]] = []
+    record = records.append
+    carriers: list[tuple[int, int, int, int]] = []
+    group_sums: list[tuple[int, int, int, int]] = []
+    group = iter(zip(columns[1], columns[2], tick_units, sums))
+    h = low = 0
+    best_high = best_low = scale = 0.0
+    base = -k
+    jh = jl = total = st = sq = stq = 0
+    for j, a, b, wi, uh, ul, uv, am, given in zip(cycle(positions), opens, closes, w, words[2::6], words[3::6],
+                                                  words[4::6], amul if amul is not None else repeat(1.0),
+                                                  ranges if ranges is not None else repeat(None)):
+        if j == 0:
+            h, low, tick_unit, wsum = next(group)
+            scale = 1e6 / (sqrt(tick_unit * wsum / k) or 1e-300)
+            best_high = -1.0
+            best_low = math.inf
+            total = st = sq = stq = 0
+            base += k
+        vt = tick_unit * wi
+        d = b - a
+        s = a + b
+        if given is None:
+            dd = d * d
+            r = range2 * vt
+            hx = s + sqrt(dd + r * expo[uh])
+            lx = s - sqrt(dd + r * expo[ul])
+            if hx > best_high:
+                best_high = hx
+                jh = j
+            if lx < best_low:
+                best_low = lx
+                jl = j
+            hi = int(0.5 * hx)
+            lo = int(0.5 * lx)
+            if hi > h:
+                hi = h
+            if lo < low:
+                lo = low
+        else:
+            hi, lo = given
+        sd = sqrt(vt) or 1e-300
+        ad = d if d > 0 else -d
+        if vv == 0.5:
+            x = int(vnoise[uv] * (sd + gain * ad) * scale * am) + 1
+        else:
+            x = int(vnoise[uv] * (sd * scale * 1e-6) ** (2.0 * vv) * (1.0 + gain * ad / sd) * 1e6 * am) + 1
+        tw = int(x * (0.5 + tilt * tanh(d / sd)) * 1024.0)
+        record((hi, lo, x, tw, x * s, tw * s))
+        total += x
+        st += tw
+        sq += x * s
+        stq += tw * s
+        if j == last:
+            if ranges is None:
+                carriers.append((base + jh, h, base + jl, low))
+            group_sums.append((total, st, sq, stq))
+    for ih, h, il, low in carriers:
+        records[ih] = (h,) + records[ih][1:]
+        rec = records[il]
+        records[il] = (rec[0], low) + rec[2:]
+    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w, tails)
+    return list(zip(*[iter(kids)] * k))
 
 
-def _split(total: int, weights: list[int]) -> list[int]:
-    """:func:`~mockex.market.split_integer`, with the same result, faster for few parts."""
-    wsum = sum(weights)
-    if wsum <= 0:
-        return split_integer(total, weights)
-    parts = [total * w // wsum for w in weights]
-    rest = total - sum(parts)
-    if rest:
-        rems = [(total * w) % wsum for w in weights]
-        if rest > 4:
-            # split_integer's order: largest remainder first, ties by position (a
-            # stable sort in reverse keeps equal keys in their original order)
-            for i in sorted(range(len(rems)), key=rems.__getitem__, reverse=True)[:rest]:
-                parts[i] += 1
-            return parts
-        for _ in range(rest):
-            i = rems.index(max(rems))
-            parts[i] += 1
-            rems[i] = -1
-    return parts
+def _cut_volumes(
+    k: int, parents: Sequence[Node], columns: list[tuple], units: list[float],
+    group_sums: list[tuple[int, int, int, int]], opens: list[int], closes: Sequence[int],
+    records: list[tuple[int, int, int, int, int, int]], w: list[float], tails: Sequence[tuple] | None = None,
+) -> list[Node]:
+    """
+    The children of a batch (flat), their volumes cut exactly: cumulative floors of
+    each total by its weights, trades first, then the rest of the volume by the same
+    weights; groups that need it again the slow way (:func:`_volumes`). Each child ends
+    with its variance and its tail (``tails``; default: no jump).
+    """
+    positions = range(k)
+    kids: list[Node] = []
+    append = kids.append
+    # (a starred tail builds a list and converts it: the plain case skips that)
+    plain = tails is None
+    group = iter(zip(columns[4], columns[5], columns[6], columns[7], columns[8], columns[9], units, group_sums))
+    v = q = n = tb = tq = f = extra = total = st = sq = stq = 0
+    acc = pn = pe = ca = cq = ct = pa = pq = pt = 0
+    unit = 0.0
+    bad: set[int] = set()
+    g = -1
+    for j, a, b, (hi, lo, x, tw, qw, tqw), wi, tail in zip(cycle(positions), opens, closes, records, w,
+                                                          tails if tails is not None else repeat((0,))):
+        if j == 0:
+            v, q, n, tb, tq, f, unit, (total, st, sq, stq) = next(group)
+            extra = v - n
+            acc = pn = pe = ca = cq = ct = pa = pq = pt = 0
+            g += 1
+            if not (st and sq and stq):
+                bad.add(g)
+                st = st or 1
+                sq = sq or 1
+                stq = stq or 1
+        acc += x
+        ca += tw
+        cq += qw
+        ct += tqw
+        cut = n * acc // total
+        t = cut - pn
+        pn = cut
+        cut = extra * acc // total
+        vol = t + cut - pe
+        pe = cut
+        cut = tb * ca // st
+        taker = cut - pa
+        pa = cut
+        cut = q * cq // sq
+        quote = cut - pq
+        pq = cut
+        cut = tq * ct // stq
+        tquote = cut - pt
+        pt = cut
+        if taker > vol or tquote > quote or (not t and vol):
+            bad.add(g)
+        if plain:
+            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, 0))
+        else:
+            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, *tail))
+        f += t
+    for g in bad:
+        # rare: a child without trades (its volume goes to the others), a cap, or no
+        # weight at all: the group again, the slow way
+        base = g * k
+        o, h, low, c, v, q, n, tb, tq, first = parents[g][:10]
+        split = _volumes(v, q, n, tb, tq, [rec[2] for rec in records[base:base + k]],
+                         [rec[3] / rec[2] / 1024.0 for rec in records[base:base + k]],
+                         list(map(add, opens[base:base + k], closes[base:base + k])))
+        f = first
+        for i, (t, vol, taker, quote, tquote) in enumerate(zip(*split), base):
+            kid = kids[i]
+            kids[i] = kid[:4] + (vol, quote, t, taker, tquote, f) + kid[10:]
+            f += t
+    return kids
+
+
+def _volumes(
+    v: int, q: int, n: int, tb: int, tq: int, vw: list[int], leans: list[float], prices: list[int],
+) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+    """
+    A node's volume ``v``, quote volume ``q``, trades ``n``, taker volume ``tb`` and
+    taker quote volume ``tq`` split exactly among its children (cumulative floors):
+    trades by the volume weights ``vw``, the rest of the volume by the same weights
+    where there are trades (a child with volume has trades), taker volume by volume
+    times the taker share ``leans``, quote volumes by volume and taker volume times
+    ``prices`` (twice a child's mean of open and close). Returns (trades, volumes,
+    takers, quotes, taker quotes).
+    """
+    total = sum(vw)
+    extra = v - n
+    acc = pn = pe = st = sq = stq = 0
+    trades = []
+    vols = []
+    tws = []
+    qws = []
+    tqws = []
+    for x, lean, s in zip(vw, leans, prices):
+        acc += x
+        cn = n * acc // total
+        ce = extra * acc // total
+        t = cn - pn
+        vol = t + ce - pe
+        pn = cn
+        pe = ce
+        trades.append(t)
+        vols.append(vol)
+        tw = int(vol * lean * 1048576.0)
+        qw = vol * s
+        tws.append(tw)
+        qws.append(qw)
+        tqws.append(tw * s)
+        st += tw
+        sq += qw
+    if extra and 0 in trades:
+        # volume only where there are trades (a child with volume has trades)
+        return _volumes_masked(v, q, n, tb, tq, vw, leans, prices, trades)
+    stq = sum(tqws)
+    if not (st and sq and stq):
+        return trades, vols, *_fix_volumes(vols, tb, q, tq, tws, qws)
+    takers = []
+    quotes = []
+    tquotes = []
+    ca = cq = ct = pa = pq = pt = 0
+    bad = False
+    for vol, tw, qw, tqw in zip(vols, tws, qws, tqws):
+        ca += tw
+        cq += qw
+        ct += tqw
+        cut = tb * ca // st
+        taker = cut - pa
+        pa = cut
+        cut = q * cq // sq
+        quote = cut - pq
+        pq = cut
+        cut = tq * ct // stq
+        tquote = cut - pt
+        pt = cut
+        if taker > vol or tquote > quote:
+            bad = True
+        takers.append(taker)
+        quotes.append(quote)
+        tquotes.append(tquote)
+    if bad:
+        return trades, vols, *_fix_volumes(vols, tb, q, tq, tws, qws)
+    return trades, vols, takers, quotes, tquotes
+
+
+def _volumes_masked(
+    v: int, q: int, n: int, tb: int, tq: int, vw: list[int], leans: list[float], prices: list[int],
+    trades: list[int],
+) -> tuple[list[int], list[int], list[int], list[int], list[int]]:
+    """:func:`_volumes` when some children have no trades: the rest of the volume goes to the others."""
+    masked = [x if t else 0 for x, t in zip(vw, trades)]
+    total = sum(masked)
+    extra = v - n
+    acc = pe = 0
+    vols = []
+    for x, t in zip(masked, trades):
+        acc += x
+        ce = extra * acc // total
+        vols.append(t + ce - pe)
+        pe = ce
+    tws = [int(vol * lean * 1048576.0) for vol, lean in zip(vols, leans)]
+    qws = [vol * s for vol, s in zip(vols, prices)]
+    takers = split_capped(tb, tws, vols)
+    quotes = split_integer(q, qws)
+    tquotes = split_capped(tq, [tw * s for tw, s in zip(tws, prices)], quotes)
+    return trades, vols, takers, quotes, tquotes
+
+
+def _volume_weights(
+    children: Sequence[tuple[int, int, float]], words: Sequence[int], activity: Sequence[float] | None,
+    vnoise: Sequence[float], gain: float, tilt: float, power: float,
+) -> tuple[list[int], list[float], list[int]]:
+    """
+    Volume weights, taker shares and price sums (for :func:`_volumes`) of children given
+    as (open, close, variance in ticks**2): noise times ``(variance / mean) ** power``
+    times ``1 + gain * |return| / sd``, times ``activity``.
+    """
+    sqrt = math.sqrt
+    tanh = math.tanh
+    mean = sum(var for _, _, var in children) / len(children)
+    scale = 1e6 / sqrt(mean) if mean > 0 else 1e6
+    vw = []
+    leans = []
+    prices = []
+    for (a, b, var), u, act in zip(children, words, activity if activity is not None else repeat(1.0)):
+        sd = sqrt(var) or 1e-300
+        d = b - a
+        ad = d if d > 0 else -d
+        if power == 0.5:
+            w = vnoise[u] * (sd + gain * ad) * scale
+        else:
+            w = vnoise[u] * (sd * scale * 1e-6) ** (2.0 * power) * (1.0 + gain * ad / sd) * 1e6
+        vw.append(int(w * act) + 1)
+        leans.append(0.5 + tilt * tanh(d / sd))
+        prices.append(a + b)
+    return vw, leans, prices
+
+
+def _repeat7(xs: Sequence[float]) -> list[float]:
+    """Each of ``xs`` seven times (one per day of a week)."""
+    return list(chain.from_iterable(zip(xs, xs, xs, xs, xs, xs, xs)))
+
+
+def _firsts(first: int, trades: list[int]) -> list[int]:
+    """Each child's first trade index."""
+    out = list(accumulate(trades, initial=first))
+    out.pop()
+    return out
+
+
+def _shrink(xs: list[float], ws: list[float], wsum: float, o: int, c: int, h: int, low: int) -> list[float]:
+    """
+    A bridge path that leaves ``[low, h]`` brought back into it, about the straight
+    line from o to c: the mean of the path with all its deviations scaled down by the
+    factor that makes the worst one fit (which keeps the path's shape but quiets the
+    whole node: |return| clustering, even in GBM) and of the path soft-clipped point by
+    point (``tanh``, which keeps the quiet points but bends the path near the edges:
+    negative autocorrelation of returns). Both are inside the range, so their mean is.
+    """
+    tanh = math.tanh
+    slope = (c - o) / wsum
+    lines = [o + slope * acc for acc in accumulate(ws)]
+    shrink = 1.0
+    for x, line in zip(xs, lines):
+        if x > h:
+            f = (h - line) / (x - line)
+            if f < shrink:
+                shrink = f
+        elif x < low:
+            f = (line - low) / (line - x)
+            if f < shrink:
+                shrink = f
+    if shrink < 0.0:
+        shrink = 0.0
+    out = []
+    for x, line in zip(xs, lines):
+        dev = x - line
+        if dev > 0:
+            room = h - line
+            soft = room * tanh(dev / room) if room > 0 else 0.0
+        elif dev < 0:
+            room = line - low
+            soft = -room * tanh(-dev / room) if room > 0 else 0.0
+        else:
+            soft = 0.0
+        out.append(line + 0.5 * (dev * shrink + soft))
+    return out
+
+
+def _fix_volumes(vols: list[int], tb: int, q: int, tq: int, tws: list[int],
+                 qws: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """Taker and quote splits again with caps (taker <= volume, taker quote <= quote)."""
+    takers = split_capped(tb, tws, vols)
+    quotes = split_integer(q, qws)
+    tquotes = split_capped(tq, [qq * t // vol if vol else 0 for qq, t, vol in zip(quotes, takers, vols)], quotes)
+    return takers, quotes, tquotes
 
 
 def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
     """``total`` split like :func:`split_integer`, no part above its cap (``total <= sum(caps)``)."""
-    parts = _split(total, weights)
+    parts = split_integer(total, weights)
     if not any(map(_gt, parts, caps)):
         return parts
     excess = 0
@@ -711,6 +904,409 @@ def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
                 if not excess:
                     break
     return parts
+
+
+def _put(cache: dict, items: Iterable[tuple[object, object]], limit: int = 1 << 16) -> None:
+    """Add ``items`` to ``cache``, dropping its oldest entries beyond ``limit``."""
+    cache.update(items)
+    if len(cache) > limit:
+        for key in list(islice(cache, len(cache) - limit)):
+            del cache[key]
+
+
+def _profiles(amplitude: float, peak_hour: float) -> list[list[float] | None]:
+    """Per split level: the seasonal factor of each child of a day-aligned position."""
+    out: list[list[float] | None] = []
+    for level in range(len(BRANCHING)):
+        child_ms = LEVEL_MS[level + 1]
+        if not amplitude or child_ms < 15 * 60_000:
+            out.append(None)
+            continue
+        per_day = DAY_MS // child_ms
+        out.append([
+            1.0 + amplitude * math.cos(_TWO_PI * (((j + 0.5) * child_ms / HOUR_MS) - peak_hour) / 24.0)
+            for j in range(per_day)
+        ])
+    return out
+
+
+@lru_cache(maxsize=16)
+def _model_setup(p: ModelParams) -> tuple:
+    """What a model needs of its parameters (the same for every seed: made once)."""
+    # variance correction so that E[sigma_week**2] = sigma0**2 (value noise with
+    # smoothstep interpolation has about 0.6 of its knots' variance)
+    correction = 2.0 * (len(p.vol_scales) * 0.6 * p.vol_amplitude**2 + p.week_vol_noise**2)
+    mean_w = sum(p.weekday) / 7.0
+    weekday = [x / mean_w for x in p.weekday]
+    # a day's variance follows its weekday's activity (``activity**vol_activity``)
+    weekday_variance = tuple(x**p.vol_activity for x in weekday)
+    shapes = _week_shapes(p.cascade[0], weekday_variance, p.jump_day_probability, p.jump_day_variance)
+    levels = [_Level(k, level, p.cascade[1 + level], p) for level, k in enumerate(BRANCHING)]
+    # above the day: splits whose closes come from a week's shape (no cascade and no
+    # jump draws: the shape has them)
+    flat = evolve(p, jump_node_probability=0.0)
+    block_level = _Level(BLOCK_WEEKS, 0x15, 0.0, flat)
+    week_level = _Level(7, 0x11, 0.0, flat)
+    return (correction, weekday_variance, shapes, weekday, levels, block_level, week_level,
+            _profiles(p.intraday_vol, p.peak_hour), _profiles(p.intraday_volume, p.peak_hour))
+
+
+class _MarketConstants:
+    """What the model needs of a market, computed once."""
+
+    __slots__ = ("prefix", "ticks", "sigma0", "rate", "daily_lots", "quote_scale", "log_price")
+
+    def __init__(self, seed: int, name: str, market: Market) -> None:
+        self.prefix = stable_seed(seed, market.key, name).to_bytes(8, "big")
+        self.ticks = 10**market.price_decimals
+        self.sigma0 = market.daily_volatility
+        self.rate = max(1, market.daily_trades)
+        self.daily_lots = market.daily_volume * 10**market.qty_decimals
+        self.quote_scale = 10 ** (QUOTE_DECIMALS - market.price_decimals - market.qty_decimals)
+        self.log_price = math.log(market.price)
+
+
+@implementer(ICandleModel)
+class StylizedModel:
+    """
+    Multiscale stochastic volatility with a multiplicative cascade, jumps, intraday
+    profiles and volume that follows activity. See the module docstring and
+    docs/models.md. Nodes carry two extra fields after the ten integers: the node's
+    return variance (float) and a jump flag; trade indices count from 1970.
+    """
+
+    name = "stylized"
+
+    def __init__(self, seed: int, params: ModelParams = ModelParams()) -> None:
+        self.seed = seed
+        self.params = params
+        if len(params.cascade) != 1 + len(BRANCHING):
+            raise ValueError(f"cascade needs {1 + len(BRANCHING)} sigmas (days, then each intraday level)")
+        (self._vol_correction, self._weekday_variance, self._shapes, self._weekday_activity, self._levels,
+         self._block_level, self._week_level, self._vol_profile, self._volume_profile) = _model_setup(params)
+        self._consts: dict[Market, _MarketConstants] = {}
+        # per market and index: the weeks of a block and the days of a week (each
+        # bounded, oldest first out)
+        self._block_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
+        self._week_kids: dict[tuple[Market, int], tuple[Node, ...]] = {}
+        # (a dict, not lru_cache around a bound method: that would hold the model in a
+        # reference cycle, freed only by a full collection, caches and all)
+        self._knot_cache: dict[tuple[Market, bytes, int], tuple[list[float], list[float]]] = {}
+
+    # -- randomness -----------------------------------------------------------------
+
+    def _c(self, market: Market) -> _MarketConstants:
+        consts = self._consts.get(market)
+        if consts is None:
+            consts = self._consts[market] = _MarketConstants(self.seed, self.name, market)
+        return consts
+
+    def _knots(self, market: Market, what: bytes, chunk: int) -> tuple[list[float], list[float]]:
+        """64 knots of a value-noise process: (standard normal, uniform on [-1, 1])."""
+        key = (market, what, chunk)
+        got = self._knot_cache.get(key)
+        if got is None:
+            words = _words([self._c(market).prefix + what + chunk.to_bytes(8, "big", signed=True)], 128)
+            got = list(map(_normal_table().__getitem__, words)), [u / 32768.0 - 1.0 for u in words]
+            cache = self._knot_cache
+            if len(cache) >= 4096:
+                del cache[next(iter(cache))]
+            cache[key] = got
+        return got
+
+    def _noise_series(self, market: Market, what: bytes, scale: int, start: int, count: int,
+                      gaussian: bool) -> list[float]:
+        """
+        Seeded value noise with knots every ``scale`` steps (smoothstep between them),
+        at ``start .. start + count - 1``, as whole-list operations.
+        """
+        tag = what + scale.to_bytes(2, "big")
+        k0, rem = divmod(start, scale)
+        k1 = (start + count - 1) // scale + 1
+        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
+        steps = list(map(sub, knots[1:], knots))
+        spread = (knots[:-1],) * scale
+        values = list(map(add, chain.from_iterable(zip(*spread)),
+                          map(mul, chain.from_iterable(zip(*(steps,) * scale)), cycle(_smoothstep(scale)))))
+        return values[rem:rem + count]
+
+    def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
+        """Knots ``j0 .. j1 - 1`` of a value-noise process, a chunk of 64 at a time."""
+        out: list[float] = []
+        which = 0 if gaussian else 1
+        j = j0
+        while j < j1:
+            chunk, i = divmod(j, 64)
+            stop = min(64, i + j1 - j)
+            out += self._knots(market, tag, chunk)[which][i:stop]
+            j += stop - i
+        return out
+
+    # -- blocks -----------------------------------------------------------------------
+
+    def _anchors(self, market: Market, j0: int, count: int) -> list[float]:
+        """Log prices at the starts of blocks ``j0 .. j0 + count - 1``."""
+        c = self._c(market)
+        sd = c.sigma0 * math.sqrt(BLOCK_DAYS / 2.0) * self.params.anchor_scale
+        normal = _normal_table()
+        keys = [c.prefix + b"\x14" + j.to_bytes(8, "big", signed=True) for j in range(j0, j0 + count)]
+        return [c.log_price + sd * normal[u] for u in _words(keys, 2)]
+
+    def _trade_index(self, market: Market, j0: int, count: int) -> list[int]:
+        """Trades before blocks ``j0 ..`` since 1970: increasing, O(1), varying by block."""
+        c = self._c(market)
+        amp = self.params.block_activity * BLOCK_DAYS
+        noise = self._noise_series(market, b"bac", 2, j0, count, False) if amp else [0.0] * count
+        return [int(c.rate * (BLOCK_DAYS * j + amp * y)) for j, y in zip(range(j0, j0 + count), noise)]
+
+    def _make_blocks(self, market: Market, j0: int, count: int) -> list[tuple[Node, ...]]:
+        """
+        The weeks of blocks ``j0 .. j0 + count - 1``, each carrying the index of its
+        days' shape (:func:`_week_shapes`), from which its parts and days are split.
+
+        A block's weeks close on a Brownian bridge between its anchors (log price); a
+        week's days close on a bridge between the week's open and close (its shape,
+        scaled); a week's high and low are its extreme daily closes plus a day-sized
+        wick. So no level above the day clamps or shrinks the days' closes (daily
+        returns are the days' own), and a week costs a few list operations, not its
+        days: 1000 weekly candles cost about what 1000 daily ones do. Written as
+        whole-batch list operations.
+        """
+        p = self.params
+        c = self._c(market)
+        nweeks = BLOCK_WEEKS * count
+        w0 = BLOCK_WEEKS * j0 + 3
+        x = [0.0] * nweeks
+        if p.vol_amplitude:
+            for scale in p.vol_scales:
+                x = list(map(add, x, map(mul, repeat(p.vol_amplitude),
+                                         self._noise_series(market, b"vol", scale, w0, nweeks, True))))
+        activity = [1.0] * nweeks
+        if p.activity_amplitude and p.activity_scales:
+            amp = p.activity_amplitude / len(p.activity_scales)
+            for scale in p.activity_scales:
+                activity = list(map(add, activity, map(mul, repeat(amp),
+                                                       self._noise_series(market, b"act", scale, w0, nweeks, False))))
+        anchors = self._anchors(market, j0, count + 1)
+        index = self._trade_index(market, j0, count + 1)
+        blocks = range(j0, j0 + count)
+        # per block: volume and taker words; per week: volatility noise, bridge, volume,
+        # high wick, low wick and shape words
+        block_words = _words([c.prefix + b"\x13" + j.to_bytes(8, "big", signed=True) for j in blocks], 4)
+        week_words = _words([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks], 12 * BLOCK_WEEKS)
+        normal = _normal_table()
+        exp, sqrt, tanh = math.exp, math.sqrt, math.tanh
+        base_var = 7.0 * c.sigma0**2
+        correction = self._vol_correction
+        noise = p.week_vol_noise
+        ka = p.vol_activity
+        variances = [base_var * exp(2.0 * (a + noise * normal[z]) - correction) * act**ka
+                     for a, z, act in zip(x, week_words[0::6], activity)]
+        # weeks' closes: a Brownian bridge in log price between each block's anchors
+        ticks = c.ticks
+        closes = []
+        opens = []
+        for b in range(count):
+            vs = variances[b * BLOCK_WEEKS:(b + 1) * BLOCK_WEEKS]
+            x0 = anchors[b]
+            x1 = anchors[b + 1]
+            xx = x0
+            rem = sum(vs)
+            opens.append(max(1, round(exp(x0) * ticks)))
+            for vt, z in zip(vs, week_words[6 * BLOCK_WEEKS * b + 1:6 * BLOCK_WEEKS * (b + 1) - 6:6]):
+                r2 = rem - vt
+                xx += (x1 - xx) * vt / rem + sqrt(vt * r2 / rem) * normal[z]
+                rem = r2
+                close = max(1, round(exp(xx) * ticks))
+                closes.append(close)
+                opens.append(close)
+            closes.append(max(1, round(exp(x1) * ticks)))
+        opens = opens[:nweeks]
+        # A week's range: its extreme closes (bounded by chords of its shape's function,
+        # see _week_shapes) plus a day-sized wick.
+        shapes = self._shapes
+        shape_ids = [u >> 4 for u in week_words[5::6]]
+        mids = list(map(mul, map(add, opens, closes), repeat(0.5)))
+        sds = list(map(mul, map(sqrt, variances), mids))
+        wick = _wick_table()
+        wick_scale = math.sqrt(0.5 * p.range_variance / 7.0)
+        ranges = []
+        for o, cl, sd, t, uh, ul in zip(opens, closes, sds, shape_ids, week_words[3::6], week_words[4::6]):
+            tops, bottoms = shapes[t][4:6]
+            m = (cl - o) / sd + 2.0
+            if m >= 4.0:
+                top = tops[4] + m - 4.0
+                bottom = bottoms[4]
+            elif m <= 0.0:
+                top = tops[0]
+                bottom = bottoms[0] + m
+            else:
+                i = int(m)
+                f = m - i
+                top = tops[i] + (tops[i + 1] - tops[i]) * f
+                bottom = bottoms[i] + (bottoms[i + 1] - bottoms[i]) * f
+            low = o + int(sd * (bottom - wick_scale * wick[ul])) - 1
+            ranges.append((o + int(sd * (top + wick_scale * wick[uh])) + 1, low if low > 1 else 1))
+        # the blocks' totals: trades a closed form of the index (trade ids are O(1) on
+        # any date), volume following activity, variance and |return|; the weeks' are
+        # split from them
+        vnoise = _lognormal_table(p.volume_noise)
+        gain = p.volume_abs_return
+        gain_norm = 1.0 + gain * 0.8
+        sd_ref = c.sigma0 * math.sqrt(BLOCK_DAYS)
+        parents = []
+        for b in range(count):
+            lo, hi = b * BLOCK_WEEKS, (b + 1) * BLOCK_WEEKS
+            var = sum(variances[lo:hi])
+            o = opens[lo]
+            cl = closes[hi - 1]
+            first = index[b]
+            trades = index[b + 1] - first
+            sd = sqrt(var)
+            d = anchors[b + 1] - anchors[b]
+            u = block_words[2 * b:2 * b + 2]
+            lots = (c.daily_lots * 7.0 * sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
+                    * (1.0 + gain * abs(d) / sd) / gain_norm * vnoise[u[0]])
+            lots = max(trades, round(lots)) if trades else 0
+            quote = round(lots * (o + cl) / 2 * c.quote_scale)
+            share = 0.5 + 0.5 * p.taker_tilt * tanh(d / sd) + 0.04 * (u[1] / _WORD - 0.5)
+            taker = min(lots, round(lots * share))
+            taker_quote = quote * taker // lots if lots else 0
+            # (a block is never a candle: its range is its weeks')
+            parents.append((o, 1 << 62, 1, cl, lots, quote, trades, taker, taker_quote, first, var, 0))
+        level = self._block_level
+        return _split_groups(level, [c.prefix + level.tag + j.to_bytes(8, "big", signed=True) for j in blocks], parents,
+                             vmul=variances, amul=activity, closes_in=closes, ranges_in=ranges,
+                             tails_in=[(0, t) for t in shape_ids])
+
+    def _week_days(self, weeks: Sequence[Node]) -> tuple[list[float], list[int], list[int]]:
+        """The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags)."""
+        shapes = [self._shapes[week[12]] for week in weeks]
+        opens = [week[0] for week in weeks]
+        closes = [week[3] for week in weeks]
+        variances = [week[10] for week in weeks]
+        sds = list(map(mul, map(math.sqrt, variances), map(mul, map(add, opens, closes), repeat(0.5))))
+        day_closes = list(map(round, map(add, map(add, _repeat7(opens),
+                                                  map(mul, chain.from_iterable(t[1] for t in shapes),
+                                                      _repeat7(list(map(sub, closes, opens))))),
+                                         map(mul, chain.from_iterable(t[2] for t in shapes), _repeat7(sds)))))
+        day_closes[6::7] = closes
+        if min(day_closes) < 1:
+            day_closes = [x if x > 1 else 1 for x in day_closes]
+        day_vars = list(map(mul, chain.from_iterable(t[0] for t in shapes), _repeat7(variances)))
+        return day_vars, day_closes, list(chain.from_iterable(t[3] for t in shapes))
+
+    def _weeks(self, market: Market, w0: int, count: int) -> list[Node]:
+        """Weeks ``w0 .. w0 + count - 1`` (children of their blocks)."""
+        j0 = _block_of_week(w0)
+        j1 = _block_of_week(w0 + count - 1) + 1
+        cache = self._block_kids
+        groups = [cache.get((market, j)) for j in range(j0, j1)]
+        if None in groups:
+            missing = [j for j, g in zip(range(j0, j1), groups) if g is None]
+            a = missing[0]
+            made = self._make_blocks(market, a, missing[-1] + 1 - a)
+            _put(cache, zip(((market, j) for j in range(a, missing[-1] + 1)), made))
+            groups = [cache.get((market, j)) for j in range(j0, j1)]
+        offset = w0 - (BLOCK_WEEKS * j0 + 3)
+        return list(chain.from_iterable(groups))[offset:offset + count]  # type: ignore[arg-type]
+
+    def _week_split(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node]) -> list[tuple[Node, ...]]:
+        """
+        The seven days of each of ``weeks`` (whose nodes are ``nodes``): closes and jump
+        flags from the week's shape, highs and lows from the law of each day's bridge
+        extremes within the week's (the day with the highest draw carries the week's
+        high, the lowest its low), volumes split from the week's.
+        """
+        cache = self._week_kids
+        got = [cache.get((market, w)) for w in weeks]
+        if None in got:
+            todo = [(i, w) for i, (w, g) in enumerate(zip(weeks, got)) if g is None]
+            week_nodes = [nodes[i] for i, _ in todo]
+            day_vars, day_closes, jumps = self._week_days(week_nodes)
+            level = self._week_level
+            prefix = self._c(market).prefix + level.tag
+            made = _split_groups(
+                level, [prefix + w.to_bytes(8, "big", signed=True) for _, w in todo],
+                [node[:11] + (0,) for node in week_nodes],
+                vmul=day_vars, amul=self._weekday_activity * len(todo), closes_in=day_closes,
+                tails_in=[(jump,) for jump in jumps],
+            )
+            _put(cache, zip(((market, w) for _, w in todo), made))
+            for (i, _), kids in zip(todo, made):
+                got[i] = kids
+        return got  # type: ignore[return-value]
+
+    def days(self, market: Market, first_day: int, count: int) -> list[Node]:
+        """Days ``first_day .. first_day + count - 1``: their weeks, split."""
+        w0 = _week_of(first_day)
+        w1 = _week_of(first_day + count - 1) + 1
+        weeks = range(w0, w1)
+        out = list(chain.from_iterable(self._week_split(market, weeks, self._weeks(market, w0, w1 - w0))))
+        offset = first_day - _week_start(w0)
+        return out[offset:offset + count]
+
+    def day(self, market: Market, day_index: int) -> Node:
+        return self.days(market, day_index, 1)[0]
+
+    def spans(self, market: Market, bounds: Sequence[int]) -> list[Node]:
+        """
+        The aggregate of days ``[bounds[i], bounds[i + 1])`` for each ``i``: whole weeks
+        as they are, split into days only where a boundary cuts them.
+        """
+        first_day = bounds[0]
+        last = bounds[-1]
+        cuts = set(bounds)
+        w0 = _week_of(first_day)
+        w1 = _week_of(last - 1) + 1
+        weeks = self._weeks(market, w0, w1 - w0)
+        cut = [w for w in range(w0, w1)
+               if not cuts.isdisjoint(range(_week_start(w) + 1, _week_start(w) + 7))
+               or _week_start(w) < first_day or _week_start(w) + 7 > last]
+        split = dict(zip(cut, self._week_split(market, cut, [weeks[w - w0] for w in cut]))) if cut else {}
+        # (first day, node) of each piece, in order, covering [first_day, last)
+        pieces: list[tuple[int, Node]] = []
+        for w, node in zip(range(w0, w1), weeks):
+            start = _week_start(w)
+            days = split.get(w)
+            if days is None:
+                pieces.append((start, node))
+            else:
+                pieces.extend((d, day) for d, day in zip(range(start, start + 7), days) if first_day <= d < last)
+        out = []
+        i = 0
+        count = len(pieces)
+        for end in bounds[1:]:
+            j = i + 1
+            while j < count and pieces[j][0] < end:
+                j += 1
+            out.append(pieces[i][1] if j == i + 1 else aggregate([node for _, node in pieces[i:j]]))
+            i = j
+        return out
+
+    # -- intraday ---------------------------------------------------------------------
+
+    def split_run(self, market: Market, level: int, first_index: int, nodes: Sequence[Node]) -> list[tuple[Node, ...]]:
+        """:meth:`split` of consecutive nodes ``first_index ..`` of ``level``, in one batch."""
+        lv = self._levels[level]
+        count = len(nodes) * lv.k
+        vmul = amul = None
+        profile = self._vol_profile[level]
+        if profile is not None:
+            start = first_index % (DAY_MS // LEVEL_MS[level]) * lv.k
+            vmul = list(islice(cycle(profile), start, start + count))
+        profile = self._volume_profile[level]
+        if profile is not None:
+            start = first_index % (DAY_MS // LEVEL_MS[level]) * lv.k
+            amul = list(islice(cycle(profile), start, start + count))
+        prefix = self._c(market).prefix + lv.tag
+        keys = [prefix + i.to_bytes(8, "big", signed=True) for i in range(first_index, first_index + len(nodes))]
+        return _split_groups(lv, keys, nodes, vmul, amul)
+
+    def split(self, market: Market, level: int, index: int, node: Node) -> tuple[Node, ...]:
+        if len(node) < 12:
+            node = tuple(node[:10]) + (market.daily_volatility**2 * LEVEL_MS[level] / DAY_MS, 0)
+        return self.split_run(market, level, index, [node])[0]
 
 
 @implementer(ICandleModel)
