@@ -82,6 +82,35 @@ class ServiceTests(SynchronousTestCase):
         self.successResultOf(d)
         self.assertEqual(reactor.getDelayedCalls(), [])
 
+    def test_heap_frozen_once_running(self) -> None:
+        """
+        The service freezes the start-up heap when the reactor runs, not before (a
+        MemoryReactor never runs, so the trial process is left alone).
+        """
+        import gc
+
+        from mockex.tap import freeze_startup_heap
+
+        reactor = MemoryReactorClock()
+        options = Options()
+        options.parseOptions(["--listen", "tcp:0:interface=127.0.0.1"])
+        before = gc.get_freeze_count()
+        service = makeService(options, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        self.assertIn((freeze_startup_heap, (), {}), reactor.whenRunningHooks)
+        self.assertEqual(gc.get_freeze_count(), before)
+
+    def test_freeze_startup_heap(self) -> None:
+        """freeze_startup_heap moves what is alive into the permanent generation."""
+        import gc
+
+        from mockex.tap import freeze_startup_heap
+
+        self.addCleanup(gc.unfreeze)
+        freeze_startup_heap()
+        self.assertGreater(gc.get_freeze_count(), 1000)
+
 
 class FaultOptionsTests(SynchronousTestCase):
     def test_fault_options_reach_the_server(self) -> None:
