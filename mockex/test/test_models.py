@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mockex.intervals import CANONICAL, DAY_MS, MINUTE_MS, days_from_civil
+from mockex import models
 from mockex.market import BRANCHING, LEAF, CandleSource, Market, aggregate
 from mockex.models import MODELS, GBMModel, StylizedModel, model_factory, uniforms
 from mockex.test.test_market import NESTED, assert_aggregate, assert_valid
@@ -132,6 +133,53 @@ class BatchTests(SynchronousTestCase):
         days = model_factory(name)(11).days(BTC, bounds[0], bounds[-1] - bounds[0])
         for (a, b), span in zip(zip(bounds, bounds[1:]), spans):
             self.assertEqual(span[:10], aggregate(days[a - day:b - day])[:10])
+
+
+class KernelTests(SynchronousTestCase):
+    """
+    The split kernel has two paths, numpy arrays for batches and plain Python for
+    small ones, and cuts totals too large for uint64 in Python ints: every path gives
+    the same bytes, and the same contract.
+    """
+
+    def both_paths(self, name: str, market: Market, day: int, count: int, level: int) -> list[tuple]:
+        """Two weeks of days and a run of splits at ``level``, once by each path."""
+        first = day
+        for lv in range(level):
+            first *= BRANCHING[lv]
+        out = []
+        for small in (0, 1 << 30):
+            self.patch(models, "_SMALL", small)
+            model = model_factory(name)(11)
+            nodes = CandleSource(seed=11, model_factory=name)._tree(market).run(level, first, count)
+            out.append((model.days(market, day, 14), nodes, model.split_run(market, level, first, nodes)))
+        return out
+
+    @given(st.sampled_from(["stylized", "gbm"]), st.sampled_from([BTC, DOGE]), days_2017_2035,
+           st.integers(1, 30), st.integers(0, LEAF - 1))
+    @settings(max_examples=30, deadline=None)
+    def test_small_path_is_array_path(self, name: str, market: Market, day: int, count: int, level: int) -> None:
+        arrays, plain = self.both_paths(name, market, day, count, level)
+        self.assertEqual(arrays, plain)
+
+    @given(st.sampled_from(["stylized", "gbm"]), st.sampled_from([BTC, DOGE]), days_2017_2035,
+           st.integers(1, 12), st.integers(0, LEAF - 1))
+    @settings(max_examples=20, deadline=None)
+    def test_huge_totals(self, name: str, market: Market, day: int, count: int, level: int) -> None:
+        """Totals beyond the array cut (here anything from 2**20) are cut exactly too."""
+        self.patch(models, "_BIG", 1 << 20)
+        arrays, plain = self.both_paths(name, market, day, count, level)
+        self.assertEqual(arrays, plain)
+        _, nodes, groups = arrays
+        for node, children in zip(nodes, groups):
+            self.assertEqual(aggregate(children)[:9], node[:9])
+            self.assertEqual(children[0][9], node[9])
+            for a, b in zip(children, children[1:]):
+                self.assertEqual(b[9], a[9] + a[6])
+            for child in children:
+                o, h, low, c, v, q, n, tb, tq = child[:9]
+                self.assertTrue(0 <= n <= v and 0 <= tb <= v and 0 <= tq <= q, child)
+                self.assertEqual(v > 0, n > 0, child)
 
 
 class NoCycleTests(SynchronousTestCase):
