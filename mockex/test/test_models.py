@@ -267,11 +267,11 @@ class CandleInvariantTests(SynchronousTestCase):
 class StylizedFactsTests(SynchronousTestCase):
     """
     Thirty days of 1m candles (43 199 returns) for two fixed seeds. Figures at the time
-    of writing (seed 1 / seed 2): excess kurtosis 16.8 / 12.6; |r| ACF at lags 1, 10,
-    60, 240: 0.32, 0.22, 0.17, 0.12 / 0.29, 0.17, 0.12, 0.09; r ACF at lag 1 -0.041 /
-    -0.023, at lags 2-10 within +-0.03; corr(|r|, volume) 0.46 / 0.45. GBM (seed 1):
-    excess kurtosis 1.2, |r| ACF at lags 30, 60, 120: 0.037, 0.014, 0.005, r ACF at lag
-    1 -0.041.
+    of writing (seed 1 / seed 2): excess kurtosis 28.7 / 15.4; |r| ACF at lags 1, 10,
+    60, 240: 0.32, 0.22, 0.18, 0.14 / 0.28, 0.18, 0.12, 0.08; r ACF at lag 1 -0.036 /
+    -0.018, at lags 2-10 within +-0.04; corr(|r|, volume) 0.46 / 0.44. GBM (seed 1):
+    excess kurtosis 1.0, |r| ACF at lags 30, 60, 120: 0.029, 0.024, 0.007, r ACF at lag
+    1 -0.031.
     """
 
     def test_stylized_facts(self) -> None:
