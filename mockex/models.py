@@ -586,7 +586,10 @@ def _cut_volumes(
     if big:
         sources = [[t if t < _BIG else 0 for t in source] for source in sources]
     totals = np.array(sources, dtype=np.uint64)
-    cuts = np.floor(totals.astype(np.float64)[:, :, None] * fractions).astype(np.uint64)
+    # (float(total) of Python ints: correctly rounded by definition, as in the paths
+    # that cut in Python)
+    scales = np.array(sources, dtype=np.float64)
+    cuts = np.floor(scales[:, :, None] * fractions).astype(np.uint64)
     np.minimum(cuts, totals[:, :, None], out=cuts)
     cuts[:, :, -1] = totals
     parts = cuts.copy()
