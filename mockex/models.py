@@ -60,7 +60,7 @@ import math
 import struct
 import sys
 from array import array
-from functools import lru_cache
+from functools import lru_cache, reduce
 from hashlib import shake_128
 from itertools import accumulate, chain, cycle, islice, repeat
 from operator import gt as _gt
@@ -116,6 +116,14 @@ def bridge_max(a: float, b: float, var: float, u: float) -> float:
     """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
     d = b - a
     return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
+
+
+def _sum(xs: Iterable[float]) -> float:
+    """
+    ``xs`` added in order. (Python 3.12's ``sum()`` of floats is compensated: another
+    last bit than 3.11's, and the model's bytes must not depend on the version.)
+    """
+    return reduce(add, xs, 0)
 
 
 @lru_cache(maxsize=None)
@@ -206,7 +214,7 @@ def _week_shapes(sigma: float, weekday_variance: tuple[float, ...], jump_probabi
             else:
                 jumps.append(0)
             weights.append(weight)
-        total = sum(weights)
+        total = _sum(weights)
         shares = [x / total for x in weights]
         cumulative = list(accumulate(shares))
         cumulative[-1] = 1.0
@@ -996,7 +1004,7 @@ def _volume_weights(
     """
     sqrt = math.sqrt
     tanh = math.tanh
-    mean = sum(var for _, _, var in children) / len(children)
+    mean = _sum(var for _, _, var in children) / len(children)
     scale = 1e6 / sqrt(mean) if mean > 0 else 1e6
     vw = []
     leans = []
@@ -1088,7 +1096,7 @@ def _model_setup(p: ModelParams) -> tuple:
     # variance correction so that E[sigma_week**2] = sigma0**2 (value noise with
     # smoothstep interpolation has about 0.6 of its knots' variance)
     correction = 2.0 * (len(p.vol_scales) * 0.6 * p.vol_amplitude**2 + p.week_vol_noise**2)
-    mean_w = sum(p.weekday) / 7.0
+    mean_w = _sum(p.weekday) / 7.0
     weekday = [x / mean_w for x in p.weekday]
     # a day's variance follows its weekday's activity (``activity**vol_activity``)
     weekday_variance = tuple(x**p.vol_activity for x in weekday)
@@ -1263,7 +1271,7 @@ class StylizedModel:
             x0 = anchors[b]
             x1 = anchors[b + 1]
             xx = x0
-            rem = sum(vs)
+            rem = _sum(vs)
             opens.append(max(1, round(exp(x0) * ticks)))
             for vt, z in zip(vs, week_words[6 * BLOCK_WEEKS * b + 1:6 * BLOCK_WEEKS * (b + 1) - 6:6]):
                 r2 = rem - vt
@@ -1309,7 +1317,7 @@ class StylizedModel:
         parents = []
         for b in range(count):
             lo, hi = b * BLOCK_WEEKS, (b + 1) * BLOCK_WEEKS
-            var = sum(variances[lo:hi])
+            var = _sum(variances[lo:hi])
             o = opens[lo]
             cl = closes[hi - 1]
             first = index[b]
@@ -1317,7 +1325,7 @@ class StylizedModel:
             sd = sqrt(var)
             d = anchors[b + 1] - anchors[b]
             u = block_words[2 * b:2 * b + 2]
-            lots = (c.daily_lots * 7.0 * sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
+            lots = (c.daily_lots * 7.0 * _sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
                     * (1.0 + gain * abs(d) / sd) / gain_norm * vnoise[u[0]])
             lots = max(trades, round(lots)) if trades else 0
             quote = round(lots * (o + cl) / 2 * c.quote_scale)
