@@ -387,6 +387,21 @@ def _normal_array() -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
+def _smoothstep_array(scale: int) -> np.ndarray:
+    return np.array(_smoothstep(scale))
+
+
+@lru_cache(maxsize=None)
+def _wick_array() -> np.ndarray:
+    return np.array(_wick_table())
+
+
+def _shape_bounds(shapes: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """The shapes' highest and lowest closes at moves of -2..2 sds, as (4096, 5) arrays."""
+    return np.array([t[4] for t in shapes]), np.array([t[5] for t in shapes])
+
+
+@lru_cache(maxsize=None)
 def _exponential_array() -> np.ndarray:
     return np.array(_exponential_table()[::16])
 
@@ -1107,7 +1122,7 @@ def _model_setup(p: ModelParams) -> tuple:
     flat = evolve(p, jump_node_probability=0.0)
     block_level = _Level(BLOCK_WEEKS, 0x15, 0.0, flat)
     week_level = _Level(7, 0x11, 0.0, flat)
-    return (correction, weekday_variance, shapes, weekday, levels, block_level, week_level,
+    return (correction, weekday_variance, shapes, _shape_bounds(shapes), weekday, levels, block_level, week_level,
             _profiles(p.intraday_vol, p.peak_hour), _profiles(p.intraday_volume, p.peak_hour))
 
 
@@ -1142,7 +1157,8 @@ class StylizedModel:
         self.params = params
         if len(params.cascade) != 1 + len(BRANCHING):
             raise ValueError(f"cascade needs {1 + len(BRANCHING)} sigmas (days, then each intraday level)")
-        (self._vol_correction, self._weekday_variance, self._shapes, self._weekday_activity, self._levels,
+        (self._vol_correction, self._weekday_variance, self._shapes, self._shape_bounds, self._weekday_activity,
+         self._levels,
          self._block_level, self._week_level, self._vol_profile, self._volume_profile) = _model_setup(params)
         self._consts: dict[Market, _MarketConstants] = {}
         # per market and index: the weeks of a block and the days of a week (each
@@ -1175,19 +1191,19 @@ class StylizedModel:
         return got
 
     def _noise_series(self, market: Market, what: bytes, scale: int, start: int, count: int,
-                      gaussian: bool) -> list[float]:
+                      gaussian: bool) -> np.ndarray:
         """
         Seeded value noise with knots every ``scale`` steps (smoothstep between them),
-        at ``start .. start + count - 1``, as whole-list operations.
+        at ``start .. start + count - 1``: ``knot + step * smoothstep``, as whole-array
+        operations.
         """
         tag = what + scale.to_bytes(2, "big")
         k0, rem = divmod(start, scale)
         k1 = (start + count - 1) // scale + 1
-        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
-        steps = list(map(sub, knots[1:], knots))
-        spread = (knots[:-1],) * scale
-        values = list(map(add, chain.from_iterable(zip(*spread)),
-                          map(mul, chain.from_iterable(zip(*(steps,) * scale)), cycle(_smoothstep(scale)))))
+        knots = np.array(self._knot_values(market, tag, k0, k1 + 1, gaussian))
+        steps = knots[1:] - knots[:-1]
+        n = len(steps)
+        values = np.repeat(knots[:-1], scale) + np.repeat(steps, scale) * np.tile(_smoothstep_array(scale), n)
         return values[rem:rem + count]
 
     def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
@@ -1216,7 +1232,7 @@ class StylizedModel:
         """Trades before blocks ``j0 ..`` since 1970: increasing, O(1), varying by block."""
         c = self._c(market)
         amp = self.params.block_activity * BLOCK_DAYS
-        noise = self._noise_series(market, b"bac", 2, j0, count, False) if amp else [0.0] * count
+        noise = self._noise_series(market, b"bac", 2, j0, count, False).tolist() if amp else [0.0] * count
         return [int(c.rate * (BLOCK_DAYS * j + amp * y)) for j, y in zip(range(j0, j0 + count), noise)]
 
     def _make_blocks(self, market: Market, j0: int, count: int) -> list[tuple[Node, ...]]:
@@ -1230,83 +1246,93 @@ class StylizedModel:
         wick. So no level above the day clamps or shrinks the days' closes (daily
         returns are the days' own), and a week costs a few list operations, not its
         days: 1000 weekly candles cost about what 1000 daily ones do. Written as
-        whole-batch list operations.
+        whole-batch array operations.
         """
         p = self.params
         c = self._c(market)
         nweeks = BLOCK_WEEKS * count
         w0 = BLOCK_WEEKS * j0 + 3
-        x = [0.0] * nweeks
+        x = np.zeros(nweeks)
         if p.vol_amplitude:
             for scale in p.vol_scales:
-                x = list(map(add, x, map(mul, repeat(p.vol_amplitude),
-                                         self._noise_series(market, b"vol", scale, w0, nweeks, True))))
-        activity = [1.0] * nweeks
+                x = x + p.vol_amplitude * self._noise_series(market, b"vol", scale, w0, nweeks, True)
+        act_arr = np.ones(nweeks)
         if p.activity_amplitude and p.activity_scales:
             amp = p.activity_amplitude / len(p.activity_scales)
             for scale in p.activity_scales:
-                activity = list(map(add, activity, map(mul, repeat(amp),
-                                                       self._noise_series(market, b"act", scale, w0, nweeks, False))))
+                act_arr = act_arr + amp * self._noise_series(market, b"act", scale, w0, nweeks, False)
+        activity = act_arr.tolist()
         anchors = self._anchors(market, j0, count + 1)
         index = self._trade_index(market, j0, count + 1)
         blocks = range(j0, j0 + count)
         # per block: volume and taker words; per week: volatility noise, bridge, volume,
         # high wick, low wick and shape words
         block_words = _words([c.prefix + b"\x13" + j.to_bytes(8, "big", signed=True) for j in blocks], 4)
-        week_words = _words([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks], 12 * BLOCK_WEEKS)
-        normal = _normal_table()
+        # Whole-batch array operations, element by element the same float operations in
+        # the same order as the plain loops they replace (so the same bytes): IEEE + - * /
+        # and sqrt are exact in numpy as in Python; exp and pow stay Python's (numpy's
+        # vectorised ones may differ in the last bit between CPUs).
+        ww = _word_array([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks],
+                         12 * BLOCK_WEEKS).astype(np.intp).reshape(nweeks, 6)
+        normal = _normal_array()
         exp, sqrt, tanh = math.exp, math.sqrt, math.tanh
         base_var = 7.0 * c.sigma0**2
         correction = self._vol_correction
         noise = p.week_vol_noise
         ka = p.vol_activity
-        variances = [base_var * exp(2.0 * (a + noise * normal[z]) - correction) * act**ka
-                     for a, z, act in zip(x, week_words[0::6], activity)]
-        # weeks' closes: a Brownian bridge in log price between each block's anchors
+        growth = np.fromiter(map(exp, (2.0 * (x + noise * normal[ww[:, 0]]) - correction).tolist()),
+                             float, nweeks)
+        var_arr = base_var * growth * np.fromiter(map(pow, activity, repeat(ka)), float, nweeks)
+        variances = var_arr.tolist()
+        # weeks' closes: a Brownian bridge in log price between each block's anchors,
+        # one step for all blocks at a time
         ticks = c.ticks
-        closes = []
-        opens = []
-        for b in range(count):
-            vs = variances[b * BLOCK_WEEKS:(b + 1) * BLOCK_WEEKS]
-            x0 = anchors[b]
-            x1 = anchors[b + 1]
-            xx = x0
-            rem = _sum(vs)
-            opens.append(max(1, round(exp(x0) * ticks)))
-            for vt, z in zip(vs, week_words[6 * BLOCK_WEEKS * b + 1:6 * BLOCK_WEEKS * (b + 1) - 6:6]):
-                r2 = rem - vt
-                xx += (x1 - xx) * vt / rem + sqrt(vt * r2 / rem) * normal[z]
-                rem = r2
-                close = max(1, round(exp(xx) * ticks))
-                closes.append(close)
-                opens.append(close)
-            closes.append(max(1, round(exp(x1) * ticks)))
-        opens = opens[:nweeks]
+        vs = var_arr.reshape(count, BLOCK_WEEKS)
+        zs = normal[ww[:, 1]].reshape(count, BLOCK_WEEKS)
+        ends = np.array(anchors)
+        x1 = ends[1:]
+        path = np.empty((count, BLOCK_WEEKS + 1))
+        path[:, 0] = xx = ends[:-1]
+        path[:, BLOCK_WEEKS] = x1
+        rem = vs[:, 0]
+        for j in range(1, BLOCK_WEEKS):
+            rem = rem + vs[:, j]
+        for j in range(BLOCK_WEEKS - 1):
+            vt = vs[:, j]
+            r2 = rem - vt
+            xx = xx + ((x1 - xx) * vt / rem + np.sqrt(vt * r2 / rem) * zs[:, j])
+            rem = r2
+            path[:, j + 1] = xx
+        prices = np.maximum(np.rint(np.fromiter(map(exp, path.ravel().tolist()), float, path.size) * ticks), 1.0)
+        prices = prices.astype(np.int64).reshape(count, BLOCK_WEEKS + 1)
+        open_arr = prices[:, :BLOCK_WEEKS].ravel()
+        close_arr = prices[:, 1:].ravel()
+        opens = open_arr.tolist()
+        closes = close_arr.tolist()
         # A week's range: its extreme closes (bounded by chords of its shape's function,
         # see _week_shapes) plus a day-sized wick.
-        shapes = self._shapes
-        shape_ids = [u >> 4 for u in week_words[5::6]]
-        mids = list(map(mul, map(add, opens, closes), repeat(0.5)))
-        sds = list(map(mul, map(sqrt, variances), mids))
-        wick = _wick_table()
+        shape_ids = (ww[:, 5] >> 4).tolist()
+        tops_t, bottoms_t = self._shape_bounds
+        shape_rows = ww[:, 5] >> 4
+        tops = tops_t[shape_rows]
+        bottoms = bottoms_t[shape_rows]
+        sds = np.sqrt(var_arr) * ((open_arr + close_arr) * 0.5)
+        m = (close_arr - open_arr) / sds + 2.0
+        i = np.clip(np.trunc(m), 0.0, 3.0)
+        f = m - i
+        i = i.astype(np.intp)
+        rows = np.arange(nweeks)
+        t_lo = tops[rows, i]
+        b_lo = bottoms[rows, i]
+        top = np.where(m >= 4.0, tops[:, 4] + m - 4.0,
+                       np.where(m <= 0.0, tops[:, 0], t_lo + (tops[rows, i + 1] - t_lo) * f))
+        bottom = np.where(m >= 4.0, bottoms[:, 4],
+                          np.where(m <= 0.0, bottoms[:, 0] + m, b_lo + (bottoms[rows, i + 1] - b_lo) * f))
+        wick = _wick_array()
         wick_scale = math.sqrt(0.5 * p.range_variance / 7.0)
-        ranges = []
-        for o, cl, sd, t, uh, ul in zip(opens, closes, sds, shape_ids, week_words[3::6], week_words[4::6]):
-            tops, bottoms = shapes[t][4:6]
-            m = (cl - o) / sd + 2.0
-            if m >= 4.0:
-                top = tops[4] + m - 4.0
-                bottom = bottoms[4]
-            elif m <= 0.0:
-                top = tops[0]
-                bottom = bottoms[0] + m
-            else:
-                i = int(m)
-                f = m - i
-                top = tops[i] + (tops[i + 1] - tops[i]) * f
-                bottom = bottoms[i] + (bottoms[i + 1] - bottoms[i]) * f
-            low = o + int(sd * (bottom - wick_scale * wick[ul])) - 1
-            ranges.append((o + int(sd * (top + wick_scale * wick[uh])) + 1, low if low > 1 else 1))
+        highs = open_arr + np.trunc(sds * (top + wick_scale * wick[ww[:, 3]])).astype(np.int64) + 1
+        lows = np.maximum(open_arr + np.trunc(sds * (bottom - wick_scale * wick[ww[:, 4]])).astype(np.int64) - 1, 1)
+        ranges = list(zip(highs.tolist(), lows.tolist()))
         # the blocks' totals: trades a closed form of the index (trade ids are O(1) on
         # any date), volume following activity, variance and |return|; the weeks' are
         # split from them
