@@ -396,9 +396,13 @@ def _wick_array() -> np.ndarray:
     return np.array(_wick_table())
 
 
-def _shape_bounds(shapes: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """The shapes' highest and lowest closes at moves of -2..2 sds, as (4096, 5) arrays."""
-    return np.array([t[4] for t in shapes]), np.array([t[5] for t in shapes])
+def _shape_arrays(shapes: tuple) -> tuple[np.ndarray, ...]:
+    """
+    The shapes' fields as arrays, one row per shape: variance shares, cumulative
+    shares, bridge deviations, jump flags (4096 x 7), highest and lowest closes at
+    moves of -2..2 sds (4096 x 5).
+    """
+    return tuple(np.array([t[i] for t in shapes], dtype=np.int64 if i == 3 else float) for i in range(6))
 
 
 @lru_cache(maxsize=None)
@@ -1122,7 +1126,7 @@ def _model_setup(p: ModelParams) -> tuple:
     flat = evolve(p, jump_node_probability=0.0)
     block_level = _Level(BLOCK_WEEKS, 0x15, 0.0, flat)
     week_level = _Level(7, 0x11, 0.0, flat)
-    return (correction, weekday_variance, shapes, _shape_bounds(shapes), weekday, levels, block_level, week_level,
+    return (correction, weekday_variance, shapes, _shape_arrays(shapes), weekday, levels, block_level, week_level,
             _profiles(p.intraday_vol, p.peak_hour), _profiles(p.intraday_volume, p.peak_hour))
 
 
@@ -1157,7 +1161,7 @@ class StylizedModel:
         self.params = params
         if len(params.cascade) != 1 + len(BRANCHING):
             raise ValueError(f"cascade needs {1 + len(BRANCHING)} sigmas (days, then each intraday level)")
-        (self._vol_correction, self._weekday_variance, self._shapes, self._shape_bounds, self._weekday_activity,
+        (self._vol_correction, self._weekday_variance, self._shapes, self._shape_arrays, self._weekday_activity,
          self._levels,
          self._block_level, self._week_level, self._vol_profile, self._volume_profile) = _model_setup(params)
         self._consts: dict[Market, _MarketConstants] = {}
@@ -1312,7 +1316,7 @@ class StylizedModel:
         # A week's range: its extreme closes (bounded by chords of its shape's function,
         # see _week_shapes) plus a day-sized wick.
         shape_ids = (ww[:, 5] >> 4).tolist()
-        tops_t, bottoms_t = self._shape_bounds
+        tops_t, bottoms_t = self._shape_arrays[4:]
         shape_rows = ww[:, 5] >> 4
         tops = tops_t[shape_rows]
         bottoms = bottoms_t[shape_rows]
@@ -1366,21 +1370,24 @@ class StylizedModel:
                              tails_in=[(0, t) for t in shape_ids])
 
     def _week_days(self, weeks: Sequence[Node]) -> tuple[list[float], list[int], list[int]]:
-        """The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags)."""
-        shapes = [self._shapes[week[12]] for week in weeks]
-        opens = [week[0] for week in weeks]
-        closes = [week[3] for week in weeks]
-        variances = [week[10] for week in weeks]
-        sds = list(map(mul, map(math.sqrt, variances), map(mul, map(add, opens, closes), repeat(0.5))))
-        day_closes = list(map(round, map(add, map(add, _repeat7(opens),
-                                                  map(mul, chain.from_iterable(t[1] for t in shapes),
-                                                      _repeat7(list(map(sub, closes, opens))))),
-                                         map(mul, chain.from_iterable(t[2] for t in shapes), _repeat7(sds)))))
-        day_closes[6::7] = closes
-        if min(day_closes) < 1:
-            day_closes = [x if x > 1 else 1 for x in day_closes]
-        day_vars = list(map(mul, chain.from_iterable(t[0] for t in shapes), _repeat7(variances)))
-        return day_vars, day_closes, list(chain.from_iterable(t[3] for t in shapes))
+        """
+        The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags);
+        closes ``round(open + F * (close - open) + D * sd)``, as array operations (the
+        same float operations as element by element).
+        """
+        shares, cumulative, deviations, jumps = self._shape_arrays[:4]
+        n = len(weeks)
+        ids = np.fromiter([week[12] for week in weeks], np.intp, n)
+        opens = np.fromiter([week[0] for week in weeks], np.int64, n)
+        closes = np.fromiter([week[3] for week in weeks], np.int64, n)
+        variances = np.fromiter([week[10] for week in weeks], float, n)
+        sds = np.sqrt(variances) * ((opens + closes) * 0.5)
+        day_closes = np.rint((opens[:, None] + cumulative[ids] * (closes - opens)[:, None])
+                             + deviations[ids] * sds[:, None])
+        day_closes[:, 6] = closes
+        day_closes = np.maximum(day_closes, 1.0).astype(np.int64)
+        return ((shares[ids] * variances[:, None]).ravel().tolist(), day_closes.ravel().tolist(),
+                jumps[ids].ravel().tolist())
 
     def _weeks(self, market: Market, w0: int, count: int) -> list[Node]:
         """Weeks ``w0 .. w0 + count - 1`` (children of their blocks)."""
