@@ -393,7 +393,7 @@ def _smoothstep_array(scale: int) -> np.ndarray:
 
 @lru_cache(maxsize=None)
 def _wick_array() -> np.ndarray:
-    return np.array(_wick_table())
+    return np.array(_wick_table()[::16])
 
 
 def _shape_arrays(shapes: tuple) -> tuple[np.ndarray, ...]:
@@ -1277,7 +1277,7 @@ class StylizedModel:
         # and sqrt are exact in numpy as in Python; exp and pow stay Python's (numpy's
         # vectorised ones may differ in the last bit between CPUs).
         ww = _word_array([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks],
-                         12 * BLOCK_WEEKS).astype(np.intp).reshape(nweeks, 6)
+                         12 * BLOCK_WEEKS).reshape(nweeks, 6).astype(np.intp) >> 4
         normal = _normal_array()
         exp, sqrt, tanh = math.exp, math.sqrt, math.tanh
         base_var = 7.0 * c.sigma0**2
@@ -1315,9 +1315,9 @@ class StylizedModel:
         closes = close_arr.tolist()
         # A week's range: its extreme closes (bounded by chords of its shape's function,
         # see _week_shapes) plus a day-sized wick.
-        shape_ids = (ww[:, 5] >> 4).tolist()
+        shape_ids = ww[:, 5].tolist()
         tops_t, bottoms_t = self._shape_arrays[4:]
-        shape_rows = ww[:, 5] >> 4
+        shape_rows = ww[:, 5]
         tops = tops_t[shape_rows]
         bottoms = bottoms_t[shape_rows]
         sds = np.sqrt(var_arr) * ((open_arr + close_arr) * 0.5)
