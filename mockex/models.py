@@ -81,7 +81,6 @@ from mockex.market import (
     Market,
     Node,
     RandomWalkModel,
-    aggregate,
     split_integer,
     stable_seed,
 )
@@ -1445,36 +1444,59 @@ class StylizedModel:
     def spans(self, market: Market, bounds: Sequence[int]) -> list[Node]:
         """
         The aggregate of days ``[bounds[i], bounds[i + 1])`` for each ``i``: whole weeks
-        as they are, split into days only where a boundary cuts them.
+        as they are, split into days only where a boundary cuts them; a span of one
+        piece is that piece, a span of several is :func:`~mockex.market.aggregate` of
+        them, computed for all spans at once (prefix sums and slices instead of a call
+        per span: a 3d request has a thousand spans of three days).
         """
         first_day = bounds[0]
         last = bounds[-1]
-        cuts = set(bounds)
         w0 = _week_of(first_day)
         w1 = _week_of(last - 1) + 1
         weeks = self._weeks(market, w0, w1 - w0)
-        cut = [w for w in range(w0, w1)
-               if not cuts.isdisjoint(range(_week_start(w) + 1, _week_start(w) + 7))
-               or _week_start(w) < first_day or _week_start(w) + 7 > last]
+        # a week is split when a boundary falls inside it or the range starts or ends in it
+        edges = np.asarray(bounds, dtype=np.int64)
+        starts = 7 * np.arange(w0, w1, dtype=np.int64) - 3
+        inside = np.searchsorted(edges, starts + 7, "left") - np.searchsorted(edges, starts, "right")
+        cut_mask = (inside > 0) | (starts < first_day) | (starts + 7 > last)
+        cut = (np.flatnonzero(cut_mask) + w0).tolist()
         split = dict(zip(cut, self._week_split(market, cut, [weeks[w - w0] for w in cut]))) if cut else {}
-        # (first day, node) of each piece, in order, covering [first_day, last)
-        pieces: list[tuple[int, Node]] = []
+        # the pieces covering [first_day, last) in order: their first days and nodes
+        piece_days: list[int] = []
+        pieces: list[Node] = []
         for w, node in zip(range(w0, w1), weeks):
-            start = _week_start(w)
+            start = 7 * w - 3
             days = split.get(w)
             if days is None:
-                pieces.append((start, node))
+                piece_days.append(start)
+                pieces.append(node)
             else:
-                pieces.extend((d, day) for d, day in zip(range(start, start + 7), days) if first_day <= d < last)
-        out = []
-        i = 0
-        count = len(pieces)
-        for end in bounds[1:]:
-            j = i + 1
-            while j < count and pieces[j][0] < end:
-                j += 1
-            out.append(pieces[i][1] if j == i + 1 else aggregate([node for _, node in pieces[i:j]]))
-            i = j
+                lo = first_day - start if first_day > start else 0
+                hi = last - start if last < start + 7 else 7
+                piece_days.extend(range(start + lo, start + hi))
+                pieces.extend(days[lo:hi])
+        # every boundary is a piece's first day (the weeks it cuts are split)
+        idx = np.searchsorted(np.asarray(piece_days, dtype=np.int64), edges).tolist()
+        if len(idx) - 1 == len(pieces):
+            return pieces
+        cols = list(zip(*[node[:10] for node in pieces]))
+        opens, highs, lows, closes = cols[0], cols[1], cols[2], cols[3]
+        sums = [list(accumulate(col, initial=0)) for col in cols[4:9]]
+        trades, firsts = cols[6], cols[9]
+        out: list[Node] = []
+        append = out.append
+        for i, j in zip(idx, idx[1:]):
+            if j == i + 1:
+                append(pieces[i])
+                continue
+            v, q, n, tb, tq = [s[j] - s[i] for s in sums]
+            if not n:
+                first = -1
+            elif trades[i]:
+                first = firsts[i]
+            else:
+                first = next(f for t, f in zip(trades[i:j], firsts[i:j]) if t)
+            append((opens[i], max(highs[i:j]), min(lows[i:j]), closes[j - 1], v, q, n, tb, tq, first))
         return out
 
     # -- intraday ---------------------------------------------------------------------
