@@ -1479,24 +1479,24 @@ class StylizedModel:
         idx = np.searchsorted(np.asarray(piece_days, dtype=np.int64), edges).tolist()
         if len(idx) - 1 == len(pieces):
             return pieces
-        cols = list(zip(*[node[:10] for node in pieces]))
-        opens, highs, lows, closes = cols[0], cols[1], cols[2], cols[3]
-        sums = [list(accumulate(col, initial=0)) for col in cols[4:9]]
-        trades, firsts = cols[6], cols[9]
+        # (zip stops at the shortest node: every node has the ten fields aggregated)
+        opens, highs, lows, closes, vols, quotes, trades, takers, taker_quotes, firsts = list(zip(*pieces))[:10]
+        sv, sq, sn, stb, stq = (list(accumulate(col, initial=0)) for col in (vols, quotes, trades, takers, taker_quotes))
         out: list[Node] = []
         append = out.append
         for i, j in zip(idx, idx[1:]):
             if j == i + 1:
                 append(pieces[i])
                 continue
-            v, q, n, tb, tq = [s[j] - s[i] for s in sums]
+            n = sn[j] - sn[i]
             if not n:
                 first = -1
             elif trades[i]:
                 first = firsts[i]
             else:
                 first = next(f for t, f in zip(trades[i:j], firsts[i:j]) if t)
-            append((opens[i], max(highs[i:j]), min(lows[i:j]), closes[j - 1], v, q, n, tb, tq, first))
+            append((opens[i], max(highs[i:j]), min(lows[i:j]), closes[j - 1], sv[j] - sv[i], sq[j] - sq[i], n,
+                    stb[j] - stb[i], stq[j] - stq[i], first))
         return out
 
     # -- intraday ---------------------------------------------------------------------
