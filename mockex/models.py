@@ -436,7 +436,8 @@ def _split_groups(
     closes_in: Sequence[int] | None = None,
     ranges_in: Sequence[tuple[int, int]] | None = None,
     tails_in: Sequence[tuple] | None = None,
-) -> list[tuple[Node, ...]]:
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
     """
     The children of each of ``parents`` (one key each), ``lv.k`` apiece; ``vmul`` and
     ``amul`` multiply each child's variance and volume weights (a profile). Above the
@@ -453,10 +454,16 @@ def _split_groups(
     Everything a child gets depends only on its own row, so any batch gives the same
     children; a small batch is made by :func:`_split_small`, the same operations in
     plain Python.
+
+    ``as_arrays``: the children's first ten fields as (groups, k) arrays instead (see
+    :func:`_cut_volumes`), or None when the batch is small or a group needs a path
+    in Python ints.
     """
     k = lv.k
     count = len(parents)
     if count * k <= _SMALL:
+        if as_arrays:
+            return None
         return _split_small(lv, _words(keys, lv.nbytes), parents, vmul, amul, closes_in, ranges_in, tails_in)
     words = _word_array(keys, lv.nbytes).reshape(count, k, 6)
     levels = words >> 4
@@ -492,7 +499,8 @@ def _split_groups(
     tick_units = units * (mids * mids)
     if closes_in is not None:
         return _split_given(lv, levels, w, sums, columns, units, tick_units, opens0, highs0, lows0,
-                            np.array(closes_in, dtype=np.int64).reshape(count, k), ranges_in, tails_in, amul)
+                            np.array(closes_in, dtype=np.int64).reshape(count, k), ranges_in, tails_in, amul,
+                            as_arrays)
 
     # Closes: a Brownian bridge from o to c (in ticks) with the children's variances,
     # whole rows at once: a free walk S with those variances less its end spread in
@@ -521,7 +529,8 @@ def _split_given(
     lv: _Level, levels: np.ndarray, w: np.ndarray, sums: np.ndarray, columns: list[tuple], units: np.ndarray,
     tick_units: np.ndarray, opens0: np.ndarray, highs0: np.ndarray, lows0: np.ndarray, closes: np.ndarray,
     ranges: Sequence[tuple[int, int]] | None, tails: Sequence[tuple] | None, amul: Sequence[float] | None,
-) -> list[tuple[Node, ...]]:
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
     """
     :func:`_split_groups` for children whose closes are given (from a week's shape):
     ranges given too (parts) or drawn from the law of each child's bridge extremes
@@ -535,14 +544,15 @@ def _split_given(
         given = np.fromiter(chain.from_iterable(ranges), dtype=np.int64, count=2 * closes.size).reshape(
             closes.shape + (2,))
     return _cut_volumes(lv, levels, w, columns, units, tick_units, sums, opens, closes, highs0, lows0, given, amul,
-                        None, tails)
+                        None, tails, as_arrays)
 
 
 def _cut_volumes(
     lv: _Level, levels: np.ndarray, w: np.ndarray, columns: list[tuple], units: np.ndarray, tick_units: np.ndarray,
     sums: np.ndarray, opens: np.ndarray, closes: np.ndarray, highs0: np.ndarray, lows0: np.ndarray,
     given: np.ndarray | None, amul: Sequence[float] | None, flags: np.ndarray | None, tails: Sequence[tuple] | None,
-) -> list[tuple[Node, ...]]:
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
     """
     The children of a batch, grouped: highs and lows (``given``, or drawn), volume
     weights, and volumes cut exactly: trades and the rest of the volume at the floors
@@ -550,7 +560,10 @@ def _cut_volumes(
     with volume has trades), taker volume, quote and taker quote likewise by volume
     weight times taker share and price; groups that need it again the slow way
     (:func:`_volumes`). Each child ends with its variance and its tail (``tails``;
-    default: its jump flag in ``flags``).
+    default: its jump flag in ``flags``). ``as_arrays``: the children's first ten
+    fields as (groups, k) arrays (opens, highs, lows, closes and first trade indices
+    int64, volumes uint64) instead of tuples, or None when a group needs the paths
+    in Python ints.
     """
     count, k = closes.shape
     d = (closes - opens).astype(np.float64)
@@ -625,6 +638,10 @@ def _cut_volumes(
     fits = ok & ~((takers > vols) | (tquotes > quotes) | ((trades == 0) & (vols > 0))).any(axis=1)
     counts = trades.astype(np.int64)
     firsts = np.array(columns[9], dtype=np.int64)[:, None] + np.cumsum(counts, axis=1) - counts
+    if as_arrays:
+        if big or not fits.all():
+            return None
+        return opens, highs, lows, closes, vols, quotes, trades, takers, tquotes, firsts
     out = [opens.ravel().tolist(), highs.ravel().tolist(), lows.ravel().tolist(), closes.ravel().tolist(),
            vols.ravel().tolist(), quotes.ravel().tolist(), trades.ravel().tolist(), takers.ravel().tolist(),
            tquotes.ravel().tolist(), firsts.ravel().tolist(), (w * units[:, None]).ravel().tolist()]
@@ -1429,6 +1446,21 @@ class StylizedModel:
                 got[i] = kids
         return got  # type: ignore[return-value]
 
+    def _week_arrays(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node]) -> tuple[np.ndarray, ...] | None:
+        """
+        :meth:`_week_split` as arrays (weeks, 7) of the days' first ten fields, not
+        cached, or None when the batch is small or needs Python ints (then ask
+        :meth:`_week_split`).
+        """
+        day_vars, day_closes, jumps = self._week_days(nodes)
+        level = self._week_level
+        prefix = self._c(market).prefix + level.tag
+        return _split_groups(  # type: ignore[return-value]
+            level, [prefix + w.to_bytes(8, "big", signed=True) for w in weeks], [node[:11] + (0,) for node in nodes],
+            vmul=day_vars, amul=self._weekday_activity * len(weeks), closes_in=day_closes,
+            tails_in=[(jump,) for jump in jumps], as_arrays=True,
+        )
+
     def days(self, market: Market, first_day: int, count: int) -> list[Node]:
         """Days ``first_day .. first_day + count - 1``: their weeks, split."""
         w0 = _week_of(first_day)
@@ -1460,6 +1492,10 @@ class StylizedModel:
         inside = np.searchsorted(edges, starts + 7, "left") - np.searchsorted(edges, starts, "right")
         cut_mask = (inside > 0) | (starts < first_day) | (starts + 7 > last)
         cut = (np.flatnonzero(cut_mask) + w0).tolist()
+        if len(cut) * 7 > _SMALL and (market, cut[0]) not in self._week_kids:
+            out = self._spans_by_arrays(market, edges, weeks, w0, cut, cut_mask)
+            if out is not None:
+                return out
         split = dict(zip(cut, self._week_split(market, cut, [weeks[w - w0] for w in cut]))) if cut else {}
         # the pieces covering [first_day, last) in order: their first days and nodes
         piece_days: list[int] = []
@@ -1497,6 +1533,59 @@ class StylizedModel:
                 first = next(f for t, f in zip(trades[i:j], firsts[i:j]) if t)
             append((opens[i], max(highs[i:j]), min(lows[i:j]), closes[j - 1], sv[j] - sv[i], sq[j] - sq[i], n,
                     stb[j] - stb[i], stq[j] - stq[i], first))
+        return out
+
+    def _spans_by_arrays(self, market: Market, edges: np.ndarray, weeks: Sequence[Node], w0: int, cut: list[int],
+                         cut_mask: np.ndarray) -> list[Node] | None:
+        """
+        :meth:`spans` (their first ten fields) when many weeks are cut (3d, 1M): the
+        cut weeks' days as arrays, never made into tuples, and every span reduced at
+        once (the same values as :func:`~mockex.market.aggregate` of its pieces). None
+        when a value would not fit the arrays (then the general path).
+        """
+        days = self._week_arrays(market, cut, [weeks[w - w0] for w in cut])
+        if days is None:
+            return None
+        first_day = int(edges[0])
+        last = int(edges[-1])
+        day_starts = (7 * np.array(cut, dtype=np.int64) - 3)[:, None] + np.arange(7)
+        keep = (day_starts >= first_day) & (day_starts < last)
+        whole = np.flatnonzero(~cut_mask)
+        whole_nodes = [weeks[i][:10] for i in whole.tolist()]
+        try:
+            signed = np.array([node[:4] + node[9:10] for node in whole_nodes], dtype=np.int64).reshape(-1, 5)
+            volumes = np.array([node[4:9] for node in whole_nodes], dtype=np.uint64).reshape(-1, 5)
+        except OverflowError:
+            return None
+        # the pieces in order of their first day: days of cut weeks, whole weeks
+        starts = np.concatenate((day_starts[keep], 7 * (whole + w0) - 3))
+        order = np.argsort(starts, kind="stable")
+        starts = starts[order]
+        o, h, low, c, f = (np.concatenate((days[i][keep], signed[:, j]))[order] for i, j in ((0, 0), (1, 1), (2, 2),
+                                                                                            (3, 3), (9, 4)))
+        v, q, n, tb, tq = (np.concatenate((days[i][keep], volumes[:, i - 4]))[order] for i in range(4, 9))
+        idx = np.searchsorted(starts, edges[:-1])
+        if not np.array_equal(starts[idx], edges[:-1]):
+            return None
+        # (sums of uint64 below 2**63 each stay exact: a quarter of the range is left
+        # for the sums of a span's pieces, which are parts of one block's totals)
+        if max(int(q.max()), int(v.max())) >= 1 << 61:
+            return None
+        ends = np.append(idx[1:], len(starts))
+        trades = np.add.reduceat(n, idx)
+        firsts = f[idx]
+        single = ends - idx == 1
+        firsts[(trades == 0) & ~single] = -1
+        out = list(zip(o[idx].tolist(), np.maximum.reduceat(h, idx).tolist(), np.minimum.reduceat(low, idx).tolist(),
+                       c[ends - 1].tolist(), np.add.reduceat(v, idx).tolist(), np.add.reduceat(q, idx).tolist(),
+                       trades.tolist(), np.add.reduceat(tb, idx).tolist(), np.add.reduceat(tq, idx).tolist(),
+                       firsts.tolist()))
+        # a span whose first piece has no trades but others have: its first trade is
+        # the first of those (rare)
+        for i in np.flatnonzero((n[idx] == 0) & (trades > 0) & ~single).tolist():
+            a, b = int(idx[i]), int(ends[i])
+            first = next(fi for ni, fi in zip(n[a:b].tolist(), f[a:b].tolist()) if ni)
+            out[i] = out[i][:9] + (first,)
         return out
 
     # -- intraday ---------------------------------------------------------------------
