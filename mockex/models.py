@@ -639,8 +639,14 @@ def _cut_volumes(
     counts = trades.astype(np.int64)
     firsts = np.array(columns[9], dtype=np.int64)[:, None] + np.cumsum(counts, axis=1) - counts
     if as_arrays:
-        if big or not fits.all():
+        if big:
             return None
+        for g in np.flatnonzero(~fits).tolist():
+            # as below: the group again, the slow way, into the arrays
+            split = _volumes(*_totals(columns, g), x[g].astype(np.int64).tolist(), (tw[g] / x[g] / 1024.0).tolist(),
+                             s[g].astype(np.int64).tolist())
+            trades[g], vols[g], takers[g], quotes[g], tquotes[g] = split
+            firsts[g] = _firsts(columns[9][g], split[0])
         return opens, highs, lows, closes, vols, quotes, trades, takers, tquotes, firsts
     out = [opens.ravel().tolist(), highs.ravel().tolist(), lows.ravel().tolist(), closes.ravel().tolist(),
            vols.ravel().tolist(), quotes.ravel().tolist(), trades.ravel().tolist(), takers.ravel().tolist(),
@@ -1446,7 +1452,8 @@ class StylizedModel:
                 got[i] = kids
         return got  # type: ignore[return-value]
 
-    def _week_arrays(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node]) -> tuple[np.ndarray, ...] | None:
+    def _week_arrays(self, market: Market, weeks: Sequence[int],
+                     nodes: Sequence[Node]) -> tuple[np.ndarray, ...] | None:
         """
         :meth:`_week_split` as arrays (weeks, 7) of the days' first ten fields, not
         cached, or None when the batch is small or needs Python ints (then ask
@@ -1517,7 +1524,8 @@ class StylizedModel:
             return pieces
         # (zip stops at the shortest node: every node has the ten fields aggregated)
         opens, highs, lows, closes, vols, quotes, trades, takers, taker_quotes, firsts = list(zip(*pieces))[:10]
-        sv, sq, sn, stb, stq = (list(accumulate(col, initial=0)) for col in (vols, quotes, trades, takers, taker_quotes))
+        sv, sq, sn, stb, stq = (list(accumulate(col, initial=0))
+                                for col in (vols, quotes, trades, takers, taker_quotes))
         out: list[Node] = []
         append = out.append
         for i, j in zip(idx, idx[1:]):
@@ -1561,15 +1569,15 @@ class StylizedModel:
         starts = np.concatenate((day_starts[keep], 7 * (whole + w0) - 3))
         order = np.argsort(starts, kind="stable")
         starts = starts[order]
-        o, h, low, c, f = (np.concatenate((days[i][keep], signed[:, j]))[order] for i, j in ((0, 0), (1, 1), (2, 2),
-                                                                                            (3, 3), (9, 4)))
+        o, h, low, c, f = (np.concatenate((days[i][keep], signed[:, j]))[order]
+                           for i, j in ((0, 0), (1, 1), (2, 2), (3, 3), (9, 4)))
         v, q, n, tb, tq = (np.concatenate((days[i][keep], volumes[:, i - 4]))[order] for i in range(4, 9))
         idx = np.searchsorted(starts, edges[:-1])
         if not np.array_equal(starts[idx], edges[:-1]):
             return None
-        # (sums of uint64 below 2**63 each stay exact: a quarter of the range is left
-        # for the sums of a span's pieces, which are parts of one block's totals)
-        if max(int(q.max()), int(v.max())) >= 1 << 61:
+        # (uint64 sums are exact while below 2**64: checked in float, with room to spare)
+        if max(np.add.reduceat(q.astype(np.float64), idx).max(),
+               np.add.reduceat(v.astype(np.float64), idx).max()) >= 2.0**63:
             return None
         ends = np.append(idx[1:], len(starts))
         trades = np.add.reduceat(n, idx)
