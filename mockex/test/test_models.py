@@ -135,6 +135,65 @@ class BatchTests(SynchronousTestCase):
             self.assertEqual(span[:10], aggregate(days[a - day:b - day])[:10])
 
 
+class SpansByArraysTests(SynchronousTestCase):
+    """
+    Spans over many cut weeks (3d, 1M) are reduced from the kernel's arrays, never
+    made into day tuples: exactly the aggregates of the days, whichever way the
+    volumes had to be cut.
+    """
+
+    def spans_and_days(self, market: Market, first: int, count: int, step: int) -> tuple[list, list, list]:
+        taken: list[object] = []
+        by_arrays = StylizedModel._spans_by_arrays
+
+        def spy(model: StylizedModel, *args: object) -> object:
+            out = by_arrays(model, *args)  # type: ignore[arg-type]
+            taken.append(out)
+            return out
+
+        self.patch(StylizedModel, "_spans_by_arrays", spy)
+        bounds = list(range(first, first + count * step + 1, step))
+        spans = StylizedModel(5).spans(market, bounds)
+        days = StylizedModel(5).days(market, first, count * step)
+        expected = [aggregate(days[i:i + step])[:10] for i in range(0, count * step, step)]
+        return taken, [span[:10] for span in spans], expected
+
+    def test_three_day_spans(self) -> None:
+        taken, spans, expected = self.spans_and_days(BTC, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertEqual(len(taken), 1)
+        self.assertIsNotNone(taken[0])
+        self.assertEqual(spans, expected)
+
+    def test_thin_market(self) -> None:
+        """
+        Days without trades: groups cut the slow way, patched into the arrays, and
+        spans whose first day has no trades (their first trade is a later day's).
+        """
+        thin = Market.create("THIN", "USDT", 3.0, price_decimals=4, qty_decimals=1,
+                             listed_ms=1_502_942_400_000, daily_volume=50.0, daily_trades=1)
+        slow: list[int] = []
+        volumes = models._volumes
+
+        def counted(*args: object) -> object:
+            slow.append(1)
+            return volumes(*args)  # type: ignore[arg-type]
+
+        self.patch(models, "_volumes", counted)
+        taken, spans, expected = self.spans_and_days(thin, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertIsNotNone(taken[0])
+        self.assertTrue(slow)
+        days = StylizedModel(5).days(thin, days_from_civil(2030, 1, 2), 900)
+        self.assertTrue(any(days[i][6] == 0 and span[6] > 0 for i, span in zip(range(0, 900, 3), spans)))
+        self.assertEqual(spans, expected)
+
+    def test_huge_totals_fall_back(self) -> None:
+        """Totals the arrays cannot cut: the general path, the same values."""
+        self.patch(models, "_BIG", 1 << 20)
+        taken, spans, expected = self.spans_and_days(BTC, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertEqual(taken, [None])
+        self.assertEqual(spans, expected)
+
+
 class KernelTests(SynchronousTestCase):
     """
     The split kernel has two paths, numpy arrays for batches and plain Python for
