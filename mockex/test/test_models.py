@@ -154,6 +154,7 @@ class SpansByArraysTests(SynchronousTestCase):
         self.patch(StylizedModel, "_spans_by_arrays", spy)
         bounds = list(range(first, first + count * step + 1, step))
         spans = StylizedModel(5).spans(market, bounds)
+        self.slow_cuts_by_spans = len(getattr(self, "slow", []))
         days = StylizedModel(5).days(market, first, count * step)
         expected = [aggregate(days[i:i + step])[:10] for i in range(0, count * step, step)]
         return taken, [span[:10] for span in spans], expected
@@ -171,7 +172,8 @@ class SpansByArraysTests(SynchronousTestCase):
         """
         thin = Market.create("THIN", "USDT", 3.0, price_decimals=4, qty_decimals=1,
                              listed_ms=1_502_942_400_000, daily_volume=50.0, daily_trades=1)
-        slow: list[int] = []
+        self.slow: list[int] = []
+        slow = self.slow
         volumes = models._volumes
 
         def counted(*args: object) -> object:
@@ -181,6 +183,7 @@ class SpansByArraysTests(SynchronousTestCase):
         self.patch(models, "_volumes", counted)
         taken, spans, expected = self.spans_and_days(thin, days_from_civil(2030, 1, 2), 300, 3)
         self.assertIsNotNone(taken[0])
+        self.assertGreater(self.slow_cuts_by_spans, 0)
         self.assertTrue(slow)
         days = StylizedModel(5).days(thin, days_from_civil(2030, 1, 2), 900)
         self.assertTrue(any(days[i][6] == 0 and span[6] > 0 for i, span in zip(range(0, 900, 3), spans)))
