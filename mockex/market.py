@@ -592,7 +592,13 @@ class _MarketTree:
         if level is not None and not start_ms % size:
             # The candle is one node of the tree (1s, 1m, 5m, 15m, 1h, 4h, 1d).
             return self.node(level, start_ms // size)
-        return aggregate([self.node(level, i) for level, i in cover(start_ms, end_ms)])
+        pieces = cover(start_ms, end_ms)
+        days = [i for level, i in pieces if level == 0]
+        if len(days) > 1:
+            # the whole days in one batch, not one model call per day (a partial
+            # first 1M candle at the listing has a dozen or more)
+            self.days(days[0], days[-1] + 1 - days[0])
+        return aggregate([self.node(level, i) for level, i in pieces])
 
     # -- scenarios ----------------------------------------------------------------
 

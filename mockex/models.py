@@ -32,7 +32,8 @@ Every intraday split is the same construction (:func:`_split_groups`): each chil
 a log-normal weight (the cascade, sigma per level) times the intraday profile,
 normalised to the node's variance; a jump child (rare, and at every level under a jump)
 takes a multiple of its siblings' variance. The children's closes are a Brownian
-bridge in ticks from the node's open to its close with those variances; a path that
+bridge in ticks from the node's open to its close with those variances (a free walk
+less its end spread in proportion to variance, plus the straight line); a path that
 leaves the node's range is brought back into it (:func:`_shrink`). Each child's high
 and low are draws from the law of a Brownian bridge's maximum and minimum (the child
 with the highest draw carries the node's high, the lowest its low); volume, trades,
@@ -46,9 +47,11 @@ volatility, no jumps, flat profiles.
 Randomness is counter-based: ``shake_128(seed, market, level, index)`` gives 16-bit
 words, mapped to normal, exponential and log-normal deviates by tables of their
 quantiles (no generator object to seed, no transcendental function per draw). Splits
-are made in batches (all the nodes of a level that a request needs at once, one loop
-per pass over all their children), but each node's children depend only on the node
-and its own words: a batch of one gives the same.
+are made in batches (all the nodes of a level that a request needs at once, as numpy
+operations over all their children; a small batch in plain Python, bit for bit the
+same), but each node's children depend only on the node and its own words: a batch of
+one gives the same. The kernel uses only correctly rounded float operations, table
+lookups and sums in order, so the same seed gives the same bytes on any CPU.
 """
 
 from __future__ import annotations
@@ -57,14 +60,15 @@ import math
 import struct
 import sys
 from array import array
-from functools import lru_cache
+from functools import lru_cache, reduce
 from hashlib import shake_128
 from itertools import accumulate, chain, cycle, islice, repeat
 from operator import gt as _gt
-from operator import add, mul, sub, truediv
+from operator import add, mul, sub
 from statistics import NormalDist
 from typing import Callable, Iterable, Mapping, Sequence
 
+import numpy as np
 from attrs import evolve, frozen
 from zope.interface import implementer
 
@@ -77,7 +81,6 @@ from mockex.market import (
     Market,
     Node,
     RandomWalkModel,
-    aggregate,
     split_integer,
     stable_seed,
 )
@@ -112,6 +115,14 @@ def bridge_max(a: float, b: float, var: float, u: float) -> float:
     """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
     d = b - a
     return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
+
+
+def _sum(xs: Iterable[float]) -> float:
+    """
+    ``xs`` added in order. (Python 3.12's ``sum()`` of floats is compensated: another
+    last bit than 3.11's, and the model's bytes must not depend on the version.)
+    """
+    return reduce(add, xs, 0)
 
 
 @lru_cache(maxsize=None)
@@ -202,7 +213,7 @@ def _week_shapes(sigma: float, weekday_variance: tuple[float, ...], jump_probabi
             else:
                 jumps.append(0)
             weights.append(weight)
-        total = sum(weights)
+        total = _sum(weights)
         shares = [x / total for x in weights]
         cumulative = list(accumulate(shares))
         cumulative[-1] = 1.0
@@ -341,8 +352,8 @@ GBM_PARAMS = ModelParams(
 class _Level:
     """What :func:`_split_groups` needs of one split level."""
 
-    __slots__ = ("k", "tag", "nbytes", "weights", "jump_threshold", "jump_share", "range2", "gain", "tilt",
-                 "volume_noise", "volume_variance")
+    __slots__ = ("k", "tag", "nbytes", "weights", "weights_array", "jump_threshold", "jump_share", "range2", "gain",
+                 "tilt", "volume_noise", "noise_array", "volume_variance")
 
     def __init__(self, k: int, level: int, sigma: float, p: ModelParams) -> None:
         self.k = k
@@ -350,13 +361,70 @@ class _Level:
         #: six words per child: cascade, bridge, high, low, volume, jump
         self.nbytes = 12 * k
         self.weights = _lognormal_table(sigma)
+        self.weights_array = _lognormal_array(sigma)
         self.jump_threshold = round(p.jump_node_probability * _WORD)
         self.jump_share = p.jump_share
         self.range2 = 2.0 * p.range_variance
         self.gain = p.volume_abs_return
         self.tilt = 0.5 * p.taker_tilt
         self.volume_noise = _lognormal_table(p.volume_noise)
+        self.noise_array = _lognormal_array(p.volume_noise)
         self.volume_variance = p.volume_variance
+
+
+def _word_array(keys: Iterable[bytes], nbytes: int) -> np.ndarray:
+    """:func:`_words` as an array (16-bit little-endian words whatever the host)."""
+    return np.frombuffer(b"".join([shake_128(key).digest(nbytes) for key in keys]), dtype="<u2")
+
+
+# The quantile tables as arrays of their 4096 values, indexed by ``word >> 4`` (one
+# shift for a whole batch; 32 KB per table stay in cache, 512 KB would not).
+
+@lru_cache(maxsize=None)
+def _normal_array() -> np.ndarray:
+    return np.array(_normal_table()[::16])
+
+
+@lru_cache(maxsize=None)
+def _smoothstep_array(scale: int) -> np.ndarray:
+    return np.array(_smoothstep(scale))
+
+
+@lru_cache(maxsize=None)
+def _wick_array() -> np.ndarray:
+    return np.array(_wick_table()[::16])
+
+
+def _shape_arrays(shapes: tuple) -> tuple[np.ndarray, ...]:
+    """
+    The shapes' fields as arrays, one row per shape: variance shares, cumulative
+    shares, bridge deviations, jump flags (4096 x 7), highest and lowest closes at
+    moves of -2..2 sds (4096 x 5).
+    """
+    return tuple(np.array([t[i] for t in shapes], dtype=np.int64 if i == 3 else float) for i in range(6))
+
+
+@lru_cache(maxsize=None)
+def _exponential_array() -> np.ndarray:
+    return np.array(_exponential_table()[::16])
+
+
+@lru_cache(maxsize=None)
+def _lognormal_array(sigma: float) -> np.ndarray:
+    return np.array(_lognormal_table(sigma)[::16])
+
+
+#: Totals below this are cut in uint64 arrays (blocks' quote volumes exceed int64):
+#: ``float(total)`` is then at most 2**64 - 2**11, so the floors of
+#: ``float(total) * share`` fit. Larger totals are cut in Python ints.
+_BIG = (1 << 64) - (1 << 11)
+#: Volume weights are capped here (never reached in practice): a weight and its
+#: taker weight (up to 1024 times it) stay exact integers in float64 and int64.
+_WEIGHT_CAP = 2.0**40
+#: Batches of at most this many children are split in plain Python, the same bit for
+#: bit: a numpy split costs 0.1-0.3 ms whatever its size (~150 array operations),
+#: plain Python ~5 us per child.
+_SMALL = 32
 
 
 def _split_groups(
@@ -368,7 +436,8 @@ def _split_groups(
     closes_in: Sequence[int] | None = None,
     ranges_in: Sequence[tuple[int, int]] | None = None,
     tails_in: Sequence[tuple] | None = None,
-) -> list[tuple[Node, ...]]:
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
     """
     The children of each of ``parents`` (one key each), ``lv.k`` apiece; ``vmul`` and
     ``amul`` multiply each child's variance and volume weights (a profile). Above the
@@ -378,326 +447,497 @@ def _split_groups(
     are drawn.
 
     Written for speed (a cold request makes a thousand children or more): the words of
-    all the groups come from one join, and each group's children are made in a few
-    plain loops over locals. Everything a child gets depends only on its own group, so
-    any batch gives the same children.
+    all the groups come from one join, and every step is a numpy operation on a
+    (groups, k) array. Only correctly rounded operations (+ - * / sqrt, floors and
+    comparisons), table lookups and sums in order (``cumsum`` along a row, never a
+    float reduction whose order SIMD could change): the same bytes on any CPU.
+    Everything a child gets depends only on its own row, so any batch gives the same
+    children; a small batch is made by :func:`_split_small`, the same operations in
+    plain Python.
+
+    ``as_arrays``: the children's first ten fields as (groups, k) arrays instead (see
+    :func:`_cut_volumes`), or None when the batch is small or a group needs a path
+    in Python ints.
     """
     k = lv.k
     count = len(parents)
-    words = _words(keys, lv.nbytes)
-    w = list(map(lv.weights.__getitem__, words[0::6]))
+    if count * k <= _SMALL:
+        if as_arrays:
+            return None
+        return _split_small(lv, _words(keys, lv.nbytes), parents, vmul, amul, closes_in, ranges_in, tails_in)
+    words = _word_array(keys, lv.nbytes).reshape(count, k, 6)
+    levels = words >> 4
+    w = lv.weights_array[levels[:, :, 0]]
     if vmul is not None:
-        w = list(map(mul, w, vmul))
+        w *= np.array(vmul, dtype=np.float64).reshape(count, k)
+    columns = list(zip(*(parent[:12] for parent in parents)))
     # One jump child per group at most: the first word under the threshold, or a drawn
     # child when the parent itself is a jump node (so a jump goes down to one second).
-    jumps = words[5::6]
-    flags: list[int] | None = None
-    hits: dict[int, int] = {}
+    flags: np.ndarray | None = None
     threshold = lv.jump_threshold
-    if threshold and min(jumps) < threshold:
-        for i, u in enumerate(jumps):
-            if u < threshold:
-                hits.setdefault(i // k, i)
-    for g, parent in enumerate(parents):
-        if parent[11]:
-            hits[g] = g * k + (jumps[g * k] * k >> 16)
-    if hits:
-        flags = [0] * (count * k)
-        share = lv.jump_share
-        for g, i in hits.items():
-            base = g * k
-            w[i] = share * (sum(w[base:base + k]) - w[i])
-            flags[i] = 1
-    sums = list(map(sum, zip(*[iter(w)] * k)))
-    normal = _normal_table()
-    expo = _exponential_table()
-    vnoise = lv.volume_noise
-    sqrt = math.sqrt
-    tanh = math.tanh
-    range2 = lv.range2
-    gain = lv.gain
-    tilt = lv.tilt
-    vv = lv.volume_variance
-    half_power = vv == 0.5
-    last = k - 1
-    # Each pass below is one loop over every child of the batch, a group's constants
-    # loaded at its first child (a batch of many small groups pays no per-group setup).
-    columns = list(zip(*(parent[:11] for parent in parents)))
-    opens0, highs0, lows0, closes0 = columns[0], columns[1], columns[2], columns[3]
-    mids = list(map(mul, map(add, opens0, closes0), repeat(0.5)))
-    units = list(map(truediv, columns[10], sums))
-    tick_units = list(map(mul, units, map(mul, mids, mids)))
-    # (a fresh cycle(range(k)) per pass: zip draws one past the end of the shortest)
-    positions = range(k)
-
-    # Closes: a Brownian bridge from o to c (in ticks) with the children's variances;
-    # a group whose path leaves its node's range is noted for shrinking.
+    if threshold or any(columns[11]):
+        hit = words[:, :, 5] < threshold
+        has = hit.any(axis=1)
+        at = hit.argmax(axis=1)
+        parent_jumps = np.array(columns[11], dtype=bool)
+        if parent_jumps.any():
+            at = np.where(parent_jumps, (words[:, 0, 5].astype(np.int64) * k) >> 16, at)
+            has |= parent_jumps
+        rows = np.flatnonzero(has)
+        if rows.size:
+            cols = at[rows]
+            # (a row's sum: the last of its cumulative sums, added in order)
+            total = np.cumsum(w[rows], axis=1)[:, -1]
+            w[rows, cols] = lv.jump_share * (total - w[rows, cols])
+            flags = np.zeros((count, k), dtype=np.int64)
+            flags[rows, cols] = 1
+    cumulative = np.cumsum(w, axis=1)
+    sums = cumulative[:, -1]
+    opens0, highs0, lows0, closes0 = np.array(columns[:4], dtype=np.int64)
+    units = np.array(columns[10], dtype=np.float64) / sums
+    mids = (opens0 + closes0) * 0.5
+    tick_units = units * (mids * mids)
     if closes_in is not None:
-        return _split_given(lv, words, w, sums, parents, columns, units, tick_units, closes_in, ranges_in, tails_in,
-                            amul)
-    xs: list[float] = []
-    append = xs.append
-    outside: list[int] = []
-    x = rem = tick_unit = hf = lf = 0.0
-    c = g = 0
-    out = False
-    group = iter(zip(opens0, closes0, sums, tick_units, highs0, lows0))
-    for j, wi, u in zip(cycle(positions), w, words[1::6]):
-        if j == 0:
-            x, c, rem, tick_unit, hf, lf = next(group)
-            out = False
-        if j == last:
-            append(c)
-            if out:
-                outside.append(g)
-            g += 1
-            continue
-        r2 = rem - wi
-        x += (c - x) * wi / rem + sqrt(tick_unit * wi * r2 / rem) * normal[u]
-        rem = r2
-        append(x)
-        if x > hf or x < lf:
-            out = True
-    # (shrunk towards the straight line: reflecting it instead would make
-    # consecutive returns negatively correlated)
-    for g in outside:
-        base = g * k
-        xs[base:base + last] = _shrink(xs[base:base + last], w[base:base + last], sums[g], opens0[g], closes0[g],
-                                       highs0[g], lows0[g])
-    closes = list(map(round, xs))
-    closes[last::k] = closes0
-    opens = [0] + closes[:-1]
-    opens[::k] = opens0
+        return _split_given(lv, levels, w, sums, columns, units, tick_units, opens0, highs0, lows0,
+                            np.array(closes_in, dtype=np.int64).reshape(count, k), ranges_in, tails_in, amul,
+                            as_arrays)
 
-    # Highs and lows: twice the bridge extremes, halved; the child with the
-    # highest draw carries the node's high, the lowest draw its low. Volume weights
-    # follow local variance and |return| (and the volume profile); taker shares lean
-    # with the direction. One record per child: (high, low, volume, taker, quote and
-    # taker quote weights).
-    records: list[tuple[int, int, int, int, int, int]] = []
-    record = records.append
-    carriers: list[tuple[int, int, int, int]] = []
-    group_sums: list[tuple[int, int, int, int]] = []
-    group = iter(zip(highs0, lows0, tick_units, sums))
-    h = low = 0
-    best_high = best_low = scale = 0.0
-    base = -k
-    jh = jl = total = st = sq = stq = 0
-    for j, a, b, wi, uh, ul, uv, am in zip(cycle(positions), opens, closes, w, words[2::6], words[3::6],
-                                           words[4::6], amul if amul is not None else repeat(1.0)):
-        if j == 0:
-            h, low, tick_unit, wsum = next(group)
-            scale = 1e6 / (sqrt(tick_unit * wsum / k) or 1e-300)
-            best_high = -1.0
-            best_low = math.inf
-            total = st = sq = stq = 0
-            base += k
-        vt = tick_unit * wi
-        d = b - a
-        s = a + b
-        dd = d * d
-        r = range2 * vt
-        hx = s + sqrt(dd + r * expo[uh])
-        lx = s - sqrt(dd + r * expo[ul])
-        if hx > best_high:
-            best_high = hx
-            jh = j
-        if lx < best_low:
-            best_low = lx
-            jl = j
-        hi = int(0.5 * hx)
-        lo = int(0.5 * lx)
-        sd = sqrt(vt) or 1e-300
-        if half_power:
-            x = int(vnoise[uv] * (sd + gain * (d if d > 0 else -d)) * scale * am) + 1
-        else:
-            x = int(vnoise[uv] * (sd * scale * 1e-6) ** (2.0 * vv) * (1.0 + gain * abs(d) / sd) * 1e6 * am) + 1
-        # taker and quote weights: the child's volume weight times its taker share
-        # and price, so that every total can be cut in one pass below
-        tw = int(x * (0.5 + tilt * tanh(d / sd)) * 1024.0)
-        record((h if hi > h else hi, low if lo < low else lo, x, tw, x * s, tw * s))
-        total += x
-        st += tw
-        sq += x * s
-        stq += tw * s
-        if j == last:
-            carriers.append((base + jh, h, base + jl, low))
-            group_sums.append((total, st, sq, stq))
-    for ih, h, il, low in carriers:
-        records[ih] = (h,) + records[ih][1:]
-        rec = records[il]
-        records[il] = (rec[0], low) + rec[2:]
-
-    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w)
-    if flags is not None:
-        for i, flag in enumerate(flags):
-            if flag:
-                kids[i] = kids[i][:11] + (1,)
-    return list(zip(*[iter(kids)] * k))
+    # Closes: a Brownian bridge from o to c (in ticks) with the children's variances,
+    # whole rows at once: a free walk S with those variances less its end spread in
+    # proportion (``S_j - F_j S_k``, F the cumulative variance share), plus the line
+    # from o to c. A group whose path leaves its node's range is brought back into it.
+    fractions = cumulative / sums[:, None]
+    walk = np.cumsum(np.sqrt(w) * _normal_array()[levels[:, :, 1]], axis=1)
+    lines = opens0[:, None] + (closes0 - opens0)[:, None] * fractions
+    xs = lines + np.sqrt(tick_units)[:, None] * (walk - fractions * walk[:, -1:])
+    inner = xs[:, :-1]
+    outside = np.flatnonzero(((inner > highs0[:, None]) | (inner < lows0[:, None])).any(axis=1))
+    if outside.size:
+        # (shrunk towards the straight line: reflecting it instead would make
+        # consecutive returns negatively correlated)
+        xs[outside, :-1] = _shrink(inner[outside], lines[outside, :-1], highs0[outside], lows0[outside])
+    closes = np.rint(xs).astype(np.int64)
+    closes[:, -1] = closes0
+    opens = np.empty_like(closes)
+    opens[:, 0] = opens0
+    opens[:, 1:] = closes[:, :-1]
+    return _cut_volumes(lv, levels, w, columns, units, tick_units, sums, opens, closes, highs0, lows0, None, amul,
+                        flags, None)
 
 
 def _split_given(
-    lv: _Level, words: list[int], w: list[float], sums: list[float], parents: Sequence[Node],
-    columns: list[tuple], units: list[float], tick_units: list[float], closes: Sequence[int],
+    lv: _Level, levels: np.ndarray, w: np.ndarray, sums: np.ndarray, columns: list[tuple], units: np.ndarray,
+    tick_units: np.ndarray, opens0: np.ndarray, highs0: np.ndarray, lows0: np.ndarray, closes: np.ndarray,
     ranges: Sequence[tuple[int, int]] | None, tails: Sequence[tuple] | None, amul: Sequence[float] | None,
-) -> list[tuple[Node, ...]]:
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
     """
     :func:`_split_groups` for children whose closes are given (from a week's shape):
     ranges given too (parts) or drawn from the law of each child's bridge extremes
     within the parent's (days); volumes as in :func:`_split_groups`.
     """
-    k = lv.k
-    last = k - 1
-    positions = range(k)
+    opens = np.empty_like(closes)
+    opens[:, 0] = opens0
+    opens[:, 1:] = closes[:, :-1]
+    given = None
+    if ranges is not None:
+        given = np.fromiter(chain.from_iterable(ranges), dtype=np.int64, count=2 * closes.size).reshape(
+            closes.shape + (2,))
+    return _cut_volumes(lv, levels, w, columns, units, tick_units, sums, opens, closes, highs0, lows0, given, amul,
+                        None, tails, as_arrays)
+
+
+def _cut_volumes(
+    lv: _Level, levels: np.ndarray, w: np.ndarray, columns: list[tuple], units: np.ndarray, tick_units: np.ndarray,
+    sums: np.ndarray, opens: np.ndarray, closes: np.ndarray, highs0: np.ndarray, lows0: np.ndarray,
+    given: np.ndarray | None, amul: Sequence[float] | None, flags: np.ndarray | None, tails: Sequence[tuple] | None,
+    as_arrays: bool = False,
+) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
+    """
+    The children of a batch, grouped: highs and lows (``given``, or drawn), volume
+    weights, and volumes cut exactly: trades and the rest of the volume at the floors
+    of ``total * F`` (F a child's cumulative share of the volume weights; a child
+    with volume has trades), taker volume, quote and taker quote likewise by volume
+    weight times taker share and price; groups that need it again the slow way
+    (:func:`_volumes`). Each child ends with its variance and its tail (``tails``;
+    default: its jump flag in ``flags``). ``as_arrays``: the children's first ten
+    fields as (groups, k) arrays (opens, highs, lows, closes and first trade indices
+    int64, volumes uint64) instead of tuples, or None when a group needs the paths
+    in Python ints.
+    """
+    count, k = closes.shape
+    d = (closes - opens).astype(np.float64)
+    s = (closes + opens).astype(np.float64)
+    vt = tick_units[:, None] * w
+    if given is None:
+        # Highs and lows: twice the bridge extremes, halved; the child with the
+        # highest draw carries the node's high, the lowest draw its low.
+        expo = _exponential_array()
+        dd = d * d
+        r = lv.range2 * vt
+        hx = s + np.sqrt(dd + r * expo[levels[:, :, 2]])
+        lx = s - np.sqrt(dd + r * expo[levels[:, :, 3]])
+        highs = np.minimum(np.trunc(0.5 * hx).astype(np.int64), highs0[:, None])
+        lows = np.maximum(np.trunc(0.5 * lx).astype(np.int64), lows0[:, None])
+        groups = np.arange(count)
+        highs[groups, hx.argmax(axis=1)] = highs0
+        lows[groups, lx.argmin(axis=1)] = lows0
+    else:
+        highs = given[:, :, 0]
+        lows = given[:, :, 1]
+    # Volume weights follow local variance and |return| (and the volume profile);
+    # taker shares lean with the direction (``y / sqrt(1 + y*y)``, y the return in sds:
+    # tanh's shape, but correctly rounded everywhere).
+    sd = np.sqrt(vt)
+    sd[sd == 0.0] = 1e-300
+    ad = np.abs(d)
+    noise = lv.noise_array[levels[:, :, 4]]
+    vv = lv.volume_variance
+    gain = lv.gain
+    if vv == 0.0:
+        x = noise * (1.0 + gain * ad / sd) * 1e6
+    else:
+        ref = np.sqrt(tick_units * sums / k)
+        ref[ref == 0.0] = 1e-300
+        if vv == 0.5:
+            x = noise * (sd + gain * ad) * (1e6 / ref)[:, None]
+        else:
+            # (a power: Python's, element by element; numpy's may be a SIMD one)
+            power = 2.0 * vv
+            scaled = (sd * (1e6 / ref)[:, None] * 1e-6).ravel().tolist()
+            x = noise * np.array([y**power for y in scaled]).reshape(count, k) * (1.0 + gain * ad / sd) * 1e6
+    if amul is not None:
+        x *= np.array(amul, dtype=np.float64).reshape(count, k)
+    x = np.trunc(np.minimum(x, _WEIGHT_CAP)) + 1.0
+    y = np.minimum(np.maximum(d / sd, -1e6), 1e6)
+    tw = np.trunc(x * (0.5 + lv.tilt * (y / np.sqrt(1.0 + y * y))) * 1024.0)
+
+    # Cumulative shares (in order along each row: monotone, the last exactly 1) of the
+    # volume weights, taker weights and quote weights (times price), and the totals
+    # cut by them: trades, the rest of the volume, taker, quote and taker quote.
+    cumulative = np.cumsum(np.stack((x, tw, x * s, tw * s)), axis=2)
+    ends = cumulative[:, :, -1:]
+    positive = ends > 0.0
+    ok = positive.all(axis=0)[:, 0]
+    fractions = (cumulative / np.where(positive, ends, 1.0))[[0, 0, 1, 2, 3]]
+    sources = (columns[6], list(map(sub, columns[4], columns[6])), columns[7], columns[5], columns[8])
+    big = [g for g, (v, q) in enumerate(zip(columns[4], columns[5])) if v >= _BIG or q >= _BIG]
+    if big:
+        sources = [[t if t < _BIG else 0 for t in source] for source in sources]
+    totals = np.array(sources, dtype=np.uint64)
+    # (float(total) of Python ints: correctly rounded by definition, as in the paths
+    # that cut in Python)
+    scales = np.array(sources, dtype=np.float64)
+    cuts = np.floor(scales[:, :, None] * fractions).astype(np.uint64)
+    np.minimum(cuts, totals[:, :, None], out=cuts)
+    cuts[:, :, -1] = totals
+    parts = cuts.copy()
+    parts[:, :, 1:] -= cuts[:, :, :-1]
+    trades, extra, takers, quotes, tquotes = parts
+    vols = trades + extra
+    fits = ok & ~((takers > vols) | (tquotes > quotes) | ((trades == 0) & (vols > 0))).any(axis=1)
+    counts = trades.astype(np.int64)
+    firsts = np.array(columns[9], dtype=np.int64)[:, None] + np.cumsum(counts, axis=1) - counts
+    if as_arrays:
+        if big:
+            return None
+        for g in np.flatnonzero(~fits).tolist():
+            # as below: the group again, the slow way, into the arrays
+            split = _volumes(*_totals(columns, g), x[g].astype(np.int64).tolist(), (tw[g] / x[g] / 1024.0).tolist(),
+                             s[g].astype(np.int64).tolist())
+            trades[g], vols[g], takers[g], quotes[g], tquotes[g] = split
+            firsts[g] = _firsts(columns[9][g], split[0])
+        return opens, highs, lows, closes, vols, quotes, trades, takers, tquotes, firsts
+    out = [opens.ravel().tolist(), highs.ravel().tolist(), lows.ravel().tolist(), closes.ravel().tolist(),
+           vols.ravel().tolist(), quotes.ravel().tolist(), trades.ravel().tolist(), takers.ravel().tolist(),
+           tquotes.ravel().tolist(), firsts.ravel().tolist(), (w * units[:, None]).ravel().tolist()]
+    bad = np.flatnonzero(~fits).tolist()
+    if big:
+        bad = sorted(set(bad).difference(big))
+        ok_list = ok.tolist()
+        for g in big:
+            if ok_list[g]:
+                # totals beyond uint64: those cut in Python ints
+                split = _cut_big(_totals(columns, g), parts[:, g], fractions[:, g])
+                if split is not None:
+                    _patch(out, g, k, split, columns[9][g])
+                    continue
+            bad.append(g)
+    for g in bad:
+        # rare: a child without trades (its volume goes to the others), a cap, or no
+        # weight at all: the group again, the slow way
+        _patch(out, g, k, _volumes(*_totals(columns, g), x[g].astype(np.int64).tolist(),
+                                   (tw[g] / x[g] / 1024.0).tolist(), s[g].astype(np.int64).tolist()), columns[9][g])
+    if tails is None:
+        out.append(flags.ravel().tolist() if flags is not None else [0] * (count * k))
+    else:
+        out.extend(zip(*tails))
+    kids = list(zip(*out))
+    return list(zip(*[iter(kids)] * k))
+
+
+def _cut_group(totals: tuple[int, int, int, int, int], fractions: list[list[float]]) -> tuple[list[int], ...] | None:
+    """
+    One group's volume ``v``, quote ``q``, trades ``n``, taker ``tb`` and taker quote
+    ``tq`` (``totals``) cut like :func:`_cut_volumes` does, by the cumulative shares of
+    each (trades, the rest, taker, quote, taker quote), in Python ints: the cuts are
+    the floors of ``float(total) * F``, capped at the total, the last the total
+    (rounding is monotone, so parts are >= 0 and sum to the total).
+    """
+    v, q, n, tb, tq = totals
+    floor = math.floor
+    parts = []
+    for total, row in zip((n, v - n, tb, q, tq), fractions):
+        scale = float(total)
+        prev = 0
+        out = []
+        for f in row[:-1]:
+            cut = floor(scale * f)
+            if cut > total:
+                cut = total
+            out.append(cut - prev)
+            prev = cut
+        out.append(total - prev)
+        parts.append(out)
+    return _checked(parts)
+
+
+def _cut_big(totals: tuple[int, int, int, int, int], parts: np.ndarray,
+             fractions: np.ndarray) -> tuple[list[int], ...] | None:
+    """
+    :func:`_cut_group` of a group of :func:`_cut_volumes` with totals of ``_BIG`` or more:
+    ``parts`` holds the others' parts (cut in uint64), those are cut here from the same
+    floors (float64), in Python ints.
+    """
+    v, q, n, tb, tq = totals
+    rows = []
+    for total, row, fraction in zip((n, v - n, tb, q, tq), parts, fractions):
+        if total < _BIG:
+            rows.append(row.tolist())
+            continue
+        cuts = [int(y) for y in np.floor(float(total) * fraction[:-1]).tolist()]
+        cuts = [cut if cut < total else total for cut in cuts]
+        cuts.append(total)
+        rows.append(list(map(sub, cuts, [0] + cuts[:-1])))
+    return _checked(rows)
+
+
+def _checked(parts: list[list[int]]) -> tuple[list[int], ...] | None:
+    """
+    (trades, volumes, takers, quotes, taker quotes) from the parts of (trades, the
+    rest of the volume, takers, quotes, taker quotes), or None when a child would get
+    volume without trades or a cap is hit (taker <= volume, taker quote <= quote).
+    """
+    trades, extra, takers, quotes, tquotes = parts
+    vols = list(map(add, trades, extra))
+    for t, vol, taker, quote, tquote in zip(trades, vols, takers, quotes, tquotes):
+        if taker > vol or tquote > quote or (not t and vol):
+            return None
+    return trades, vols, takers, quotes, tquotes
+
+
+def _totals(columns: list[tuple], g: int) -> tuple[int, int, int, int, int]:
+    """Group ``g``'s volume, quote volume, trades, taker volume and taker quote volume."""
+    return columns[4][g], columns[5][g], columns[6][g], columns[7][g], columns[8][g]
+
+
+def _patch(out: list[list], g: int, k: int, split: tuple[list[int], ...], first: int) -> None:
+    """Put group ``g``'s volumes (trades, volumes, takers, quotes, taker quotes) in ``out``."""
+    trades, vols, takers, quotes, tquotes = split
+    base = g * k
+    out[4][base:base + k] = vols
+    out[5][base:base + k] = quotes
+    out[6][base:base + k] = trades
+    out[7][base:base + k] = takers
+    out[8][base:base + k] = tquotes
+    out[9][base:base + k] = _firsts(first, trades)
+
+
+def _shrink(xs: np.ndarray, lines: np.ndarray, highs: np.ndarray, lows: np.ndarray) -> np.ndarray:
+    """
+    Bridge paths (rows of ``xs``) that leave ``[lows, highs]`` brought back into it,
+    about their straight lines from o to c: the mean of the path with all its
+    deviations scaled down by the factor that makes the worst one fit (which keeps the
+    path's shape but quiets the whole node: |return| clustering, even in GBM) and of
+    the path soft-clipped point by point (``dev * room / sqrt(room**2 + dev**2)``,
+    which keeps the quiet points but bends the path near the edges: negative
+    autocorrelation of returns). Both are inside the range, so their mean is.
+    """
+    devs = xs - lines
+    above = highs[:, None] - lines
+    below = lines - lows[:, None]
+    factors = np.ones_like(xs)
+    np.divide(above, devs, out=factors, where=xs > highs[:, None])
+    np.divide(below, -devs, out=factors, where=xs < lows[:, None])
+    shrink = np.minimum(np.maximum(factors.min(axis=1), 0.0), 1.0)
+    rooms = np.where(devs > 0, above, below)
+    norms = np.sqrt(rooms * rooms + devs * devs)
+    soft = np.zeros_like(xs)
+    np.divide(devs * rooms, norms, out=soft, where=norms > 0)
+    return lines + 0.5 * (devs * shrink[:, None] + soft)
+
+
+def _shrink_row(xs: list[float], lines: list[float], h: int, low: int) -> list[float]:
+    """:func:`_shrink` of one path, in plain Python (the same operations)."""
+    shrink = 1.0
+    for x, line in zip(xs, lines):
+        if x > h:
+            f = (h - line) / (x - line)
+        elif x < low:
+            f = (line - low) / -(x - line)
+        else:
+            continue
+        if f < shrink:
+            shrink = f
+    if shrink < 0.0:
+        shrink = 0.0
     sqrt = math.sqrt
-    tanh = math.tanh
+    out = []
+    for x, line in zip(xs, lines):
+        dev = x - line
+        room = h - line if dev > 0 else line - low
+        norm = sqrt(room * room + dev * dev)
+        out.append(line + 0.5 * (dev * shrink + (dev * room / norm if norm > 0 else 0.0)))
+    return out
+
+
+def _split_small(
+    lv: _Level, words: list[int], parents: Sequence[Node], vmul: Sequence[float] | None,
+    amul: Sequence[float] | None, closes_in: Sequence[int] | None, ranges_in: Sequence[tuple[int, int]] | None,
+    tails_in: Sequence[tuple] | None,
+) -> list[tuple[Node, ...]]:
+    """
+    :func:`_split_groups` of a small batch, a group at a time in plain Python: the
+    same operations in the same order on the same float64 values as the array path
+    (which gives the same bytes: tested), without numpy's cost per call.
+    """
+    k = lv.k
+    sqrt = math.sqrt
+    normal = _normal_table()
     expo = _exponential_table()
+    table = lv.weights
     vnoise = lv.volume_noise
+    threshold = lv.jump_threshold
     range2 = lv.range2
     gain = lv.gain
     tilt = lv.tilt
     vv = lv.volume_variance
-    opens = [0] + list(closes[:-1])
-    opens[::k] = columns[0]
-    records: list[tuple[int, int, int, int, int, int]] = []
-    record = records.append
-    carriers: list[tuple[int, int, int, int]] = []
-    group_sums: list[tuple[int, int, int, int]] = []
-    group = iter(zip(columns[1], columns[2], tick_units, sums))
-    h = low = 0
-    best_high = best_low = scale = 0.0
-    base = -k
-    jh = jl = total = st = sq = stq = 0
-    for j, a, b, wi, uh, ul, uv, am, given in zip(cycle(positions), opens, closes, w, words[2::6], words[3::6],
-                                                  words[4::6], amul if amul is not None else repeat(1.0),
-                                                  ranges if ranges is not None else repeat(None)):
-        if j == 0:
-            h, low, tick_unit, wsum = next(group)
-            scale = 1e6 / (sqrt(tick_unit * wsum / k) or 1e-300)
-            best_high = -1.0
-            best_low = math.inf
-            total = st = sq = stq = 0
-            base += k
-        vt = tick_unit * wi
-        d = b - a
-        s = a + b
-        if given is None:
-            dd = d * d
-            r = range2 * vt
-            hx = s + sqrt(dd + r * expo[uh])
-            lx = s - sqrt(dd + r * expo[ul])
-            if hx > best_high:
-                best_high = hx
-                jh = j
-            if lx < best_low:
-                best_low = lx
-                jl = j
-            hi = int(0.5 * hx)
-            lo = int(0.5 * lx)
-            if hi > h:
-                hi = h
-            if lo < low:
-                lo = low
-        else:
-            hi, lo = given
-        sd = sqrt(vt) or 1e-300
-        ad = d if d > 0 else -d
-        if vv == 0.5:
-            x = int(vnoise[uv] * (sd + gain * ad) * scale * am) + 1
-        else:
-            x = int(vnoise[uv] * (sd * scale * 1e-6) ** (2.0 * vv) * (1.0 + gain * ad / sd) * 1e6 * am) + 1
-        tw = int(x * (0.5 + tilt * tanh(d / sd)) * 1024.0)
-        record((hi, lo, x, tw, x * s, tw * s))
-        total += x
-        st += tw
-        sq += x * s
-        stq += tw * s
-        if j == last:
-            if ranges is None:
-                carriers.append((base + jh, h, base + jl, low))
-            group_sums.append((total, st, sq, stq))
-    for ih, h, il, low in carriers:
-        records[ih] = (h,) + records[ih][1:]
-        rec = records[il]
-        records[il] = (rec[0], low) + rec[2:]
-    kids = _cut_volumes(k, parents, columns, units, group_sums, opens, closes, records, w, tails)
-    return list(zip(*[iter(kids)] * k))
-
-
-def _cut_volumes(
-    k: int, parents: Sequence[Node], columns: list[tuple], units: list[float],
-    group_sums: list[tuple[int, int, int, int]], opens: list[int], closes: Sequence[int],
-    records: list[tuple[int, int, int, int, int, int]], w: list[float], tails: Sequence[tuple] | None = None,
-) -> list[Node]:
-    """
-    The children of a batch (flat), their volumes cut exactly: cumulative floors of
-    each total by its weights, trades first, then the rest of the volume by the same
-    weights; groups that need it again the slow way (:func:`_volumes`). Each child ends
-    with its variance and its tail (``tails``; default: no jump).
-    """
-    positions = range(k)
-    kids: list[Node] = []
-    append = kids.append
-    # (a starred tail builds a list and converts it: the plain case skips that)
-    plain = tails is None
-    group = iter(zip(columns[4], columns[5], columns[6], columns[7], columns[8], columns[9], units, group_sums))
-    v = q = n = tb = tq = f = extra = total = st = sq = stq = 0
-    acc = pn = pe = ca = cq = ct = pa = pq = pt = 0
-    unit = 0.0
-    bad: set[int] = set()
-    g = -1
-    for j, a, b, (hi, lo, x, tw, qw, tqw), wi, tail in zip(cycle(positions), opens, closes, records, w,
-                                                          tails if tails is not None else repeat((0,))):
-        if j == 0:
-            v, q, n, tb, tq, f, unit, (total, st, sq, stq) = next(group)
-            extra = v - n
-            acc = pn = pe = ca = cq = ct = pa = pq = pt = 0
-            g += 1
-            if not (st and sq and stq):
-                bad.add(g)
-                st = st or 1
-                sq = sq or 1
-                stq = stq or 1
-        acc += x
-        ca += tw
-        cq += qw
-        ct += tqw
-        cut = n * acc // total
-        t = cut - pn
-        pn = cut
-        cut = extra * acc // total
-        vol = t + cut - pe
-        pe = cut
-        cut = tb * ca // st
-        taker = cut - pa
-        pa = cut
-        cut = q * cq // sq
-        quote = cut - pq
-        pq = cut
-        cut = tq * ct // stq
-        tquote = cut - pt
-        pt = cut
-        if taker > vol or tquote > quote or (not t and vol):
-            bad.add(g)
-        if plain:
-            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, 0))
-        else:
-            append((a, hi, lo, b, vol, quote, t, taker, tquote, f, wi * unit, *tail))
-        f += t
-    for g in bad:
-        # rare: a child without trades (its volume goes to the others), a cap, or no
-        # weight at all: the group again, the slow way
+    power = 2.0 * vv
+    groups: list[tuple[Node, ...]] = []
+    for g, parent in enumerate(parents):
+        o, h, low, c, v, q, n, tb, tq, first, var = parent[:11]
         base = g * k
-        o, h, low, c, v, q, n, tb, tq, first = parents[g][:10]
-        split = _volumes(v, q, n, tb, tq, [rec[2] for rec in records[base:base + k]],
-                         [rec[3] / rec[2] / 1024.0 for rec in records[base:base + k]],
-                         list(map(add, opens[base:base + k], closes[base:base + k])))
-        f = first
-        for i, (t, vol, taker, quote, tquote) in enumerate(zip(*split), base):
-            kid = kids[i]
-            kids[i] = kid[:4] + (vol, quote, t, taker, tquote, f) + kid[10:]
-            f += t
-    return kids
+        u = words[6 * base:6 * (base + k)]
+        w = [table[i] for i in u[0::6]]
+        if vmul is not None:
+            w = list(map(mul, w, vmul[base:base + k]))
+        at = -1
+        if parent[11]:
+            at = u[5] * k >> 16
+        elif threshold:
+            for j, i in enumerate(u[5::6]):
+                if i < threshold:
+                    at = j
+                    break
+        if at >= 0:
+            total = list(accumulate(w))[-1]
+            w[at] = lv.jump_share * (total - w[at])
+        cumulative = list(accumulate(w))
+        wsum = cumulative[-1]
+        unit = var / wsum
+        mid = (o + c) * 0.5
+        tick_unit = unit * (mid * mid)
+        if closes_in is None:
+            fractions = [x / wsum for x in cumulative]
+            walk = list(accumulate([sqrt(x) * normal[i] for x, i in zip(w, u[1::6])]))
+            end = walk[-1]
+            span = c - o
+            sd = sqrt(tick_unit)
+            lines = [o + span * f for f in fractions]
+            xs = [line + sd * (s - f * end) for line, s, f in zip(lines, walk, fractions)]
+            del xs[-1]
+            for x in xs:
+                if x > h or x < low:
+                    xs = _shrink_row(xs, lines, h, low)
+                    break
+            closes = list(map(round, xs))
+            closes.append(c)
+        else:
+            closes = list(closes_in[base:base + k])
+        opens = [o] + closes[:-1]
+        highs = []
+        lows = []
+        xw = []
+        tws = []
+        qws = []
+        tqws = []
+        ref = sqrt(tick_unit * wsum / k) or 1e-300
+        best_high = best_low = 0.0
+        jh = jl = -1
+        for j, (a, b, wi, i) in enumerate(zip(opens, closes, w, range(0, 6 * k, 6))):
+            d = float(b - a)
+            s = float(b + a)
+            vt = tick_unit * wi
+            if ranges_in is None:
+                dd = d * d
+                r = range2 * vt
+                hx = s + sqrt(dd + r * expo[u[i + 2]])
+                lx = s - sqrt(dd + r * expo[u[i + 3]])
+                if jh < 0 or hx > best_high:
+                    best_high = hx
+                    jh = j
+                if jl < 0 or lx < best_low:
+                    best_low = lx
+                    jl = j
+                hi = int(0.5 * hx)
+                lo = int(0.5 * lx)
+                highs.append(h if hi > h else hi)
+                lows.append(low if lo < low else lo)
+            else:
+                hi, lo = ranges_in[base + j]
+                highs.append(hi)
+                lows.append(lo)
+            sd = sqrt(vt) or 1e-300
+            ad = d if d >= 0.0 else -d
+            if vv == 0.0:
+                x = vnoise[u[i + 4]] * (1.0 + gain * ad / sd) * 1e6
+            elif vv == 0.5:
+                x = vnoise[u[i + 4]] * (sd + gain * ad) * (1e6 / ref)
+            else:
+                x = vnoise[u[i + 4]] * (sd * (1e6 / ref) * 1e-6) ** power * (1.0 + gain * ad / sd) * 1e6
+            if amul is not None:
+                x *= amul[base + j]
+            x = float(int(x if x < _WEIGHT_CAP else _WEIGHT_CAP)) + 1.0
+            y = d / sd
+            y = -1e6 if y < -1e6 else 1e6 if y > 1e6 else y
+            tw = float(int(x * (0.5 + tilt * (y / sqrt(1.0 + y * y))) * 1024.0))
+            xw.append(x)
+            tws.append(tw)
+            qws.append(x * s)
+            tqws.append(tw * s)
+        if ranges_in is None:
+            highs[jh] = h
+            lows[jl] = low
+        split = None
+        weights = [list(accumulate(ws)) for ws in (xw, tws, qws, tqws)]
+        if all(ws[-1] > 0.0 for ws in weights):
+            shares = [[x / ws[-1] for x in ws] for ws in weights]
+            split = _cut_group((v, q, n, tb, tq), [shares[0], shares[0], shares[1], shares[2], shares[3]])
+        if split is None:
+            split = _volumes(v, q, n, tb, tq, [int(x) for x in xw], [tw / x / 1024.0 for tw, x in zip(tws, xw)],
+                             [a + b for a, b in zip(opens, closes)])
+        trades, vols, takers, quotes, tquotes = split
+        variances = [x * unit for x in w]
+        tails = [(0,)] * k
+        if tails_in is not None:
+            tails = tails_in[base:base + k]
+        elif at >= 0:
+            tails[at] = (1,)
+        groups.append(tuple([(a, hi, lo, b, vol, quote, t, taker, tquote, f, var_, *tail)
+                             for a, hi, lo, b, vol, quote, t, taker, tquote, f, var_, tail
+                             in zip(opens, highs, lows, closes, vols, quotes, trades, takers, tquotes,
+                                    _firsts(first, trades), variances, tails)]))
+    return groups
 
 
 def _volumes(
@@ -805,7 +1045,7 @@ def _volume_weights(
     """
     sqrt = math.sqrt
     tanh = math.tanh
-    mean = sum(var for _, _, var in children) / len(children)
+    mean = _sum(var for _, _, var in children) / len(children)
     scale = 1e6 / sqrt(mean) if mean > 0 else 1e6
     vw = []
     leans = []
@@ -833,45 +1073,6 @@ def _firsts(first: int, trades: list[int]) -> list[int]:
     """Each child's first trade index."""
     out = list(accumulate(trades, initial=first))
     out.pop()
-    return out
-
-
-def _shrink(xs: list[float], ws: list[float], wsum: float, o: int, c: int, h: int, low: int) -> list[float]:
-    """
-    A bridge path that leaves ``[low, h]`` brought back into it, about the straight
-    line from o to c: the mean of the path with all its deviations scaled down by the
-    factor that makes the worst one fit (which keeps the path's shape but quiets the
-    whole node: |return| clustering, even in GBM) and of the path soft-clipped point by
-    point (``tanh``, which keeps the quiet points but bends the path near the edges:
-    negative autocorrelation of returns). Both are inside the range, so their mean is.
-    """
-    tanh = math.tanh
-    slope = (c - o) / wsum
-    lines = [o + slope * acc for acc in accumulate(ws)]
-    shrink = 1.0
-    for x, line in zip(xs, lines):
-        if x > h:
-            f = (h - line) / (x - line)
-            if f < shrink:
-                shrink = f
-        elif x < low:
-            f = (line - low) / (line - x)
-            if f < shrink:
-                shrink = f
-    if shrink < 0.0:
-        shrink = 0.0
-    out = []
-    for x, line in zip(xs, lines):
-        dev = x - line
-        if dev > 0:
-            room = h - line
-            soft = room * tanh(dev / room) if room > 0 else 0.0
-        elif dev < 0:
-            room = line - low
-            soft = -room * tanh(-dev / room) if room > 0 else 0.0
-        else:
-            soft = 0.0
-        out.append(line + 0.5 * (dev * shrink + soft))
     return out
 
 
@@ -936,7 +1137,7 @@ def _model_setup(p: ModelParams) -> tuple:
     # variance correction so that E[sigma_week**2] = sigma0**2 (value noise with
     # smoothstep interpolation has about 0.6 of its knots' variance)
     correction = 2.0 * (len(p.vol_scales) * 0.6 * p.vol_amplitude**2 + p.week_vol_noise**2)
-    mean_w = sum(p.weekday) / 7.0
+    mean_w = _sum(p.weekday) / 7.0
     weekday = [x / mean_w for x in p.weekday]
     # a day's variance follows its weekday's activity (``activity**vol_activity``)
     weekday_variance = tuple(x**p.vol_activity for x in weekday)
@@ -947,7 +1148,7 @@ def _model_setup(p: ModelParams) -> tuple:
     flat = evolve(p, jump_node_probability=0.0)
     block_level = _Level(BLOCK_WEEKS, 0x15, 0.0, flat)
     week_level = _Level(7, 0x11, 0.0, flat)
-    return (correction, weekday_variance, shapes, weekday, levels, block_level, week_level,
+    return (correction, weekday_variance, shapes, _shape_arrays(shapes), weekday, levels, block_level, week_level,
             _profiles(p.intraday_vol, p.peak_hour), _profiles(p.intraday_volume, p.peak_hour))
 
 
@@ -982,7 +1183,8 @@ class StylizedModel:
         self.params = params
         if len(params.cascade) != 1 + len(BRANCHING):
             raise ValueError(f"cascade needs {1 + len(BRANCHING)} sigmas (days, then each intraday level)")
-        (self._vol_correction, self._weekday_variance, self._shapes, self._weekday_activity, self._levels,
+        (self._vol_correction, self._weekday_variance, self._shapes, self._shape_arrays, self._weekday_activity,
+         self._levels,
          self._block_level, self._week_level, self._vol_profile, self._volume_profile) = _model_setup(params)
         self._consts: dict[Market, _MarketConstants] = {}
         # per market and index: the weeks of a block and the days of a week (each
@@ -1015,19 +1217,19 @@ class StylizedModel:
         return got
 
     def _noise_series(self, market: Market, what: bytes, scale: int, start: int, count: int,
-                      gaussian: bool) -> list[float]:
+                      gaussian: bool) -> np.ndarray:
         """
         Seeded value noise with knots every ``scale`` steps (smoothstep between them),
-        at ``start .. start + count - 1``, as whole-list operations.
+        at ``start .. start + count - 1``: ``knot + step * smoothstep``, as whole-array
+        operations.
         """
         tag = what + scale.to_bytes(2, "big")
         k0, rem = divmod(start, scale)
         k1 = (start + count - 1) // scale + 1
-        knots = self._knot_values(market, tag, k0, k1 + 1, gaussian)
-        steps = list(map(sub, knots[1:], knots))
-        spread = (knots[:-1],) * scale
-        values = list(map(add, chain.from_iterable(zip(*spread)),
-                          map(mul, chain.from_iterable(zip(*(steps,) * scale)), cycle(_smoothstep(scale)))))
+        knots = np.array(self._knot_values(market, tag, k0, k1 + 1, gaussian))
+        steps = knots[1:] - knots[:-1]
+        n = len(steps)
+        values = np.repeat(knots[:-1], scale) + np.repeat(steps, scale) * np.tile(_smoothstep_array(scale), n)
         return values[rem:rem + count]
 
     def _knot_values(self, market: Market, tag: bytes, j0: int, j1: int, gaussian: bool) -> list[float]:
@@ -1056,7 +1258,7 @@ class StylizedModel:
         """Trades before blocks ``j0 ..`` since 1970: increasing, O(1), varying by block."""
         c = self._c(market)
         amp = self.params.block_activity * BLOCK_DAYS
-        noise = self._noise_series(market, b"bac", 2, j0, count, False) if amp else [0.0] * count
+        noise = self._noise_series(market, b"bac", 2, j0, count, False).tolist() if amp else [0.0] * count
         return [int(c.rate * (BLOCK_DAYS * j + amp * y)) for j, y in zip(range(j0, j0 + count), noise)]
 
     def _make_blocks(self, market: Market, j0: int, count: int) -> list[tuple[Node, ...]]:
@@ -1070,83 +1272,93 @@ class StylizedModel:
         wick. So no level above the day clamps or shrinks the days' closes (daily
         returns are the days' own), and a week costs a few list operations, not its
         days: 1000 weekly candles cost about what 1000 daily ones do. Written as
-        whole-batch list operations.
+        whole-batch array operations.
         """
         p = self.params
         c = self._c(market)
         nweeks = BLOCK_WEEKS * count
         w0 = BLOCK_WEEKS * j0 + 3
-        x = [0.0] * nweeks
+        x = np.zeros(nweeks)
         if p.vol_amplitude:
             for scale in p.vol_scales:
-                x = list(map(add, x, map(mul, repeat(p.vol_amplitude),
-                                         self._noise_series(market, b"vol", scale, w0, nweeks, True))))
-        activity = [1.0] * nweeks
+                x = x + p.vol_amplitude * self._noise_series(market, b"vol", scale, w0, nweeks, True)
+        act_arr = np.ones(nweeks)
         if p.activity_amplitude and p.activity_scales:
             amp = p.activity_amplitude / len(p.activity_scales)
             for scale in p.activity_scales:
-                activity = list(map(add, activity, map(mul, repeat(amp),
-                                                       self._noise_series(market, b"act", scale, w0, nweeks, False))))
+                act_arr = act_arr + amp * self._noise_series(market, b"act", scale, w0, nweeks, False)
+        activity = act_arr.tolist()
         anchors = self._anchors(market, j0, count + 1)
         index = self._trade_index(market, j0, count + 1)
         blocks = range(j0, j0 + count)
         # per block: volume and taker words; per week: volatility noise, bridge, volume,
         # high wick, low wick and shape words
         block_words = _words([c.prefix + b"\x13" + j.to_bytes(8, "big", signed=True) for j in blocks], 4)
-        week_words = _words([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks], 12 * BLOCK_WEEKS)
-        normal = _normal_table()
+        # Whole-batch array operations, element by element the same float operations in
+        # the same order as the plain loops they replace (so the same bytes): IEEE + - * /
+        # and sqrt are exact in numpy as in Python; exp and pow stay Python's (numpy's
+        # vectorised ones may differ in the last bit between CPUs).
+        ww = _word_array([c.prefix + b"\x10" + j.to_bytes(8, "big", signed=True) for j in blocks],
+                         12 * BLOCK_WEEKS).reshape(nweeks, 6).astype(np.intp) >> 4
+        normal = _normal_array()
         exp, sqrt, tanh = math.exp, math.sqrt, math.tanh
         base_var = 7.0 * c.sigma0**2
         correction = self._vol_correction
         noise = p.week_vol_noise
         ka = p.vol_activity
-        variances = [base_var * exp(2.0 * (a + noise * normal[z]) - correction) * act**ka
-                     for a, z, act in zip(x, week_words[0::6], activity)]
-        # weeks' closes: a Brownian bridge in log price between each block's anchors
+        growth = np.fromiter(map(exp, (2.0 * (x + noise * normal[ww[:, 0]]) - correction).tolist()),
+                             float, nweeks)
+        var_arr = base_var * growth * np.fromiter(map(pow, activity, repeat(ka)), float, nweeks)
+        variances = var_arr.tolist()
+        # weeks' closes: a Brownian bridge in log price between each block's anchors,
+        # one step for all blocks at a time
         ticks = c.ticks
-        closes = []
-        opens = []
-        for b in range(count):
-            vs = variances[b * BLOCK_WEEKS:(b + 1) * BLOCK_WEEKS]
-            x0 = anchors[b]
-            x1 = anchors[b + 1]
-            xx = x0
-            rem = sum(vs)
-            opens.append(max(1, round(exp(x0) * ticks)))
-            for vt, z in zip(vs, week_words[6 * BLOCK_WEEKS * b + 1:6 * BLOCK_WEEKS * (b + 1) - 6:6]):
-                r2 = rem - vt
-                xx += (x1 - xx) * vt / rem + sqrt(vt * r2 / rem) * normal[z]
-                rem = r2
-                close = max(1, round(exp(xx) * ticks))
-                closes.append(close)
-                opens.append(close)
-            closes.append(max(1, round(exp(x1) * ticks)))
-        opens = opens[:nweeks]
+        vs = var_arr.reshape(count, BLOCK_WEEKS)
+        zs = normal[ww[:, 1]].reshape(count, BLOCK_WEEKS)
+        ends = np.array(anchors)
+        x1 = ends[1:]
+        path = np.empty((count, BLOCK_WEEKS + 1))
+        path[:, 0] = xx = ends[:-1]
+        path[:, BLOCK_WEEKS] = x1
+        rem = vs[:, 0]
+        for j in range(1, BLOCK_WEEKS):
+            rem = rem + vs[:, j]
+        for j in range(BLOCK_WEEKS - 1):
+            vt = vs[:, j]
+            r2 = rem - vt
+            xx = xx + ((x1 - xx) * vt / rem + np.sqrt(vt * r2 / rem) * zs[:, j])
+            rem = r2
+            path[:, j + 1] = xx
+        prices = np.maximum(np.rint(np.fromiter(map(exp, path.ravel().tolist()), float, path.size) * ticks), 1.0)
+        prices = prices.astype(np.int64).reshape(count, BLOCK_WEEKS + 1)
+        open_arr = prices[:, :BLOCK_WEEKS].ravel()
+        close_arr = prices[:, 1:].ravel()
+        opens = open_arr.tolist()
+        closes = close_arr.tolist()
         # A week's range: its extreme closes (bounded by chords of its shape's function,
         # see _week_shapes) plus a day-sized wick.
-        shapes = self._shapes
-        shape_ids = [u >> 4 for u in week_words[5::6]]
-        mids = list(map(mul, map(add, opens, closes), repeat(0.5)))
-        sds = list(map(mul, map(sqrt, variances), mids))
-        wick = _wick_table()
+        shape_ids = ww[:, 5].tolist()
+        tops_t, bottoms_t = self._shape_arrays[4:]
+        shape_rows = ww[:, 5]
+        tops = tops_t[shape_rows]
+        bottoms = bottoms_t[shape_rows]
+        sds = np.sqrt(var_arr) * ((open_arr + close_arr) * 0.5)
+        m = (close_arr - open_arr) / sds + 2.0
+        i = np.clip(np.trunc(m), 0.0, 3.0)
+        f = m - i
+        i = i.astype(np.intp)
+        rows = np.arange(nweeks)
+        t_lo = tops[rows, i]
+        b_lo = bottoms[rows, i]
+        top = np.where(m >= 4.0, tops[:, 4] + m - 4.0,
+                       np.where(m <= 0.0, tops[:, 0], t_lo + (tops[rows, i + 1] - t_lo) * f))
+        bottom = np.where(m >= 4.0, bottoms[:, 4],
+                          np.where(m <= 0.0, bottoms[:, 0] + m, b_lo + (bottoms[rows, i + 1] - b_lo) * f))
+        wick = _wick_array()
         wick_scale = math.sqrt(0.5 * p.range_variance / 7.0)
-        ranges = []
-        for o, cl, sd, t, uh, ul in zip(opens, closes, sds, shape_ids, week_words[3::6], week_words[4::6]):
-            tops, bottoms = shapes[t][4:6]
-            m = (cl - o) / sd + 2.0
-            if m >= 4.0:
-                top = tops[4] + m - 4.0
-                bottom = bottoms[4]
-            elif m <= 0.0:
-                top = tops[0]
-                bottom = bottoms[0] + m
-            else:
-                i = int(m)
-                f = m - i
-                top = tops[i] + (tops[i + 1] - tops[i]) * f
-                bottom = bottoms[i] + (bottoms[i + 1] - bottoms[i]) * f
-            low = o + int(sd * (bottom - wick_scale * wick[ul])) - 1
-            ranges.append((o + int(sd * (top + wick_scale * wick[uh])) + 1, low if low > 1 else 1))
+        highs = open_arr + np.trunc(sds * (top + wick_scale * wick[ww[:, 3]])).astype(np.int64) + 1
+        lows = np.maximum(open_arr + np.trunc(sds * (bottom - wick_scale * wick[ww[:, 4]])).astype(np.int64) - 1, 1)
+        ranges = list(zip(highs.tolist(), lows.tolist()))
         # the blocks' totals: trades a closed form of the index (trade ids are O(1) on
         # any date), volume following activity, variance and |return|; the weeks' are
         # split from them
@@ -1157,7 +1369,7 @@ class StylizedModel:
         parents = []
         for b in range(count):
             lo, hi = b * BLOCK_WEEKS, (b + 1) * BLOCK_WEEKS
-            var = sum(variances[lo:hi])
+            var = _sum(variances[lo:hi])
             o = opens[lo]
             cl = closes[hi - 1]
             first = index[b]
@@ -1165,7 +1377,7 @@ class StylizedModel:
             sd = sqrt(var)
             d = anchors[b + 1] - anchors[b]
             u = block_words[2 * b:2 * b + 2]
-            lots = (c.daily_lots * 7.0 * sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
+            lots = (c.daily_lots * 7.0 * _sum(activity[lo:hi]) * (sd / sd_ref) ** p.volume_variance
                     * (1.0 + gain * abs(d) / sd) / gain_norm * vnoise[u[0]])
             lots = max(trades, round(lots)) if trades else 0
             quote = round(lots * (o + cl) / 2 * c.quote_scale)
@@ -1180,21 +1392,24 @@ class StylizedModel:
                              tails_in=[(0, t) for t in shape_ids])
 
     def _week_days(self, weeks: Sequence[Node]) -> tuple[list[float], list[int], list[int]]:
-        """The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags)."""
-        shapes = [self._shapes[week[12]] for week in weeks]
-        opens = [week[0] for week in weeks]
-        closes = [week[3] for week in weeks]
-        variances = [week[10] for week in weeks]
-        sds = list(map(mul, map(math.sqrt, variances), map(mul, map(add, opens, closes), repeat(0.5))))
-        day_closes = list(map(round, map(add, map(add, _repeat7(opens),
-                                                  map(mul, chain.from_iterable(t[1] for t in shapes),
-                                                      _repeat7(list(map(sub, closes, opens))))),
-                                         map(mul, chain.from_iterable(t[2] for t in shapes), _repeat7(sds)))))
-        day_closes[6::7] = closes
-        if min(day_closes) < 1:
-            day_closes = [x if x > 1 else 1 for x in day_closes]
-        day_vars = list(map(mul, chain.from_iterable(t[0] for t in shapes), _repeat7(variances)))
-        return day_vars, day_closes, list(chain.from_iterable(t[3] for t in shapes))
+        """
+        The days of ``weeks`` from their shapes, flat: (variances, closes, jump flags);
+        closes ``round(open + F * (close - open) + D * sd)``, as array operations (the
+        same float operations as element by element).
+        """
+        shares, cumulative, deviations, jumps = self._shape_arrays[:4]
+        n = len(weeks)
+        ids = np.fromiter([week[12] for week in weeks], np.intp, n)
+        opens = np.fromiter([week[0] for week in weeks], np.int64, n)
+        closes = np.fromiter([week[3] for week in weeks], np.int64, n)
+        variances = np.fromiter([week[10] for week in weeks], float, n)
+        sds = np.sqrt(variances) * ((opens + closes) * 0.5)
+        day_closes = np.rint((opens[:, None] + cumulative[ids] * (closes - opens)[:, None])
+                             + deviations[ids] * sds[:, None])
+        day_closes[:, 6] = closes
+        day_closes = np.maximum(day_closes, 1.0).astype(np.int64)
+        return ((shares[ids] * variances[:, None]).ravel().tolist(), day_closes.ravel().tolist(),
+                jumps[ids].ravel().tolist())
 
     def _weeks(self, market: Market, w0: int, count: int) -> list[Node]:
         """Weeks ``w0 .. w0 + count - 1`` (children of their blocks)."""
@@ -1237,6 +1452,22 @@ class StylizedModel:
                 got[i] = kids
         return got  # type: ignore[return-value]
 
+    def _week_arrays(self, market: Market, weeks: Sequence[int],
+                     nodes: Sequence[Node]) -> tuple[np.ndarray, ...] | None:
+        """
+        :meth:`_week_split` as arrays (weeks, 7) of the days' first ten fields, not
+        cached, or None when the batch is small or needs Python ints (then ask
+        :meth:`_week_split`).
+        """
+        day_vars, day_closes, jumps = self._week_days(nodes)
+        level = self._week_level
+        prefix = self._c(market).prefix + level.tag
+        return _split_groups(  # type: ignore[return-value]
+            level, [prefix + w.to_bytes(8, "big", signed=True) for w in weeks], [node[:11] + (0,) for node in nodes],
+            vmul=day_vars, amul=self._weekday_activity * len(weeks), closes_in=day_closes,
+            tails_in=[(jump,) for jump in jumps], as_arrays=True,
+        )
+
     def days(self, market: Market, first_day: int, count: int) -> list[Node]:
         """Days ``first_day .. first_day + count - 1``: their weeks, split."""
         w0 = _week_of(first_day)
@@ -1252,36 +1483,117 @@ class StylizedModel:
     def spans(self, market: Market, bounds: Sequence[int]) -> list[Node]:
         """
         The aggregate of days ``[bounds[i], bounds[i + 1])`` for each ``i``: whole weeks
-        as they are, split into days only where a boundary cuts them.
+        as they are, split into days only where a boundary cuts them; a span of one
+        piece is that piece, a span of several is :func:`~mockex.market.aggregate` of
+        them, computed for all spans at once (prefix sums and slices instead of a call
+        per span: a 3d request has a thousand spans of three days).
         """
         first_day = bounds[0]
         last = bounds[-1]
-        cuts = set(bounds)
         w0 = _week_of(first_day)
         w1 = _week_of(last - 1) + 1
         weeks = self._weeks(market, w0, w1 - w0)
-        cut = [w for w in range(w0, w1)
-               if not cuts.isdisjoint(range(_week_start(w) + 1, _week_start(w) + 7))
-               or _week_start(w) < first_day or _week_start(w) + 7 > last]
+        # a week is split when a boundary falls inside it or the range starts or ends in it
+        edges = np.asarray(bounds, dtype=np.int64)
+        starts = 7 * np.arange(w0, w1, dtype=np.int64) - 3
+        inside = np.searchsorted(edges, starts + 7, "left") - np.searchsorted(edges, starts, "right")
+        cut_mask = (inside > 0) | (starts < first_day) | (starts + 7 > last)
+        cut = (np.flatnonzero(cut_mask) + w0).tolist()
+        if len(cut) * 7 > _SMALL and (market, cut[0]) not in self._week_kids:
+            out = self._spans_by_arrays(market, edges, weeks, w0, cut, cut_mask)
+            if out is not None:
+                return out
         split = dict(zip(cut, self._week_split(market, cut, [weeks[w - w0] for w in cut]))) if cut else {}
-        # (first day, node) of each piece, in order, covering [first_day, last)
-        pieces: list[tuple[int, Node]] = []
+        # the pieces covering [first_day, last) in order: their first days and nodes
+        piece_days: list[int] = []
+        pieces: list[Node] = []
         for w, node in zip(range(w0, w1), weeks):
-            start = _week_start(w)
+            start = 7 * w - 3
             days = split.get(w)
             if days is None:
-                pieces.append((start, node))
+                piece_days.append(start)
+                pieces.append(node)
             else:
-                pieces.extend((d, day) for d, day in zip(range(start, start + 7), days) if first_day <= d < last)
-        out = []
-        i = 0
-        count = len(pieces)
-        for end in bounds[1:]:
-            j = i + 1
-            while j < count and pieces[j][0] < end:
-                j += 1
-            out.append(pieces[i][1] if j == i + 1 else aggregate([node for _, node in pieces[i:j]]))
-            i = j
+                lo = first_day - start if first_day > start else 0
+                hi = last - start if last < start + 7 else 7
+                piece_days.extend(range(start + lo, start + hi))
+                pieces.extend(days[lo:hi])
+        # every boundary is a piece's first day (the weeks it cuts are split)
+        idx = np.searchsorted(np.asarray(piece_days, dtype=np.int64), edges).tolist()
+        if len(idx) - 1 == len(pieces):
+            return pieces
+        # (zip stops at the shortest node: every node has the ten fields aggregated)
+        opens, highs, lows, closes, vols, quotes, trades, takers, taker_quotes, firsts = list(zip(*pieces))[:10]
+        sv, sq, sn, stb, stq = (list(accumulate(col, initial=0))
+                                for col in (vols, quotes, trades, takers, taker_quotes))
+        out: list[Node] = []
+        append = out.append
+        for i, j in zip(idx, idx[1:]):
+            if j == i + 1:
+                append(pieces[i])
+                continue
+            n = sn[j] - sn[i]
+            if not n:
+                first = -1
+            elif trades[i]:
+                first = firsts[i]
+            else:
+                first = next(f for t, f in zip(trades[i:j], firsts[i:j]) if t)
+            append((opens[i], max(highs[i:j]), min(lows[i:j]), closes[j - 1], sv[j] - sv[i], sq[j] - sq[i], n,
+                    stb[j] - stb[i], stq[j] - stq[i], first))
+        return out
+
+    def _spans_by_arrays(self, market: Market, edges: np.ndarray, weeks: Sequence[Node], w0: int, cut: list[int],
+                         cut_mask: np.ndarray) -> list[Node] | None:
+        """
+        :meth:`spans` (their first ten fields) when many weeks are cut (3d, 1M): the
+        cut weeks' days as arrays, never made into tuples, and every span reduced at
+        once (the same values as :func:`~mockex.market.aggregate` of its pieces). None
+        when a value would not fit the arrays (then the general path).
+        """
+        days = self._week_arrays(market, cut, [weeks[w - w0] for w in cut])
+        if days is None:
+            return None
+        first_day = int(edges[0])
+        last = int(edges[-1])
+        day_starts = (7 * np.array(cut, dtype=np.int64) - 3)[:, None] + np.arange(7)
+        keep = (day_starts >= first_day) & (day_starts < last)
+        whole = np.flatnonzero(~cut_mask)
+        whole_nodes = [weeks[i][:10] for i in whole.tolist()]
+        try:
+            signed = np.array([node[:4] + node[9:10] for node in whole_nodes], dtype=np.int64).reshape(-1, 5)
+            volumes = np.array([node[4:9] for node in whole_nodes], dtype=np.uint64).reshape(-1, 5)
+        except OverflowError:
+            return None
+        # the pieces in order of their first day: days of cut weeks, whole weeks
+        starts = np.concatenate((day_starts[keep], 7 * (whole + w0) - 3))
+        order = np.argsort(starts, kind="stable")
+        starts = starts[order]
+        o, h, low, c, f = (np.concatenate((days[i][keep], signed[:, j]))[order]
+                           for i, j in ((0, 0), (1, 1), (2, 2), (3, 3), (9, 4)))
+        v, q, n, tb, tq = (np.concatenate((days[i][keep], volumes[:, i - 4]))[order] for i in range(4, 9))
+        idx = np.searchsorted(starts, edges[:-1])
+        if not np.array_equal(starts[idx], edges[:-1]):
+            return None
+        # (uint64 sums are exact while below 2**64: checked in float, with room to spare)
+        if max(np.add.reduceat(q.astype(np.float64), idx).max(),
+               np.add.reduceat(v.astype(np.float64), idx).max()) >= 2.0**63:
+            return None
+        ends = np.append(idx[1:], len(starts))
+        trades = np.add.reduceat(n, idx)
+        firsts = f[idx]
+        single = ends - idx == 1
+        firsts[(trades == 0) & ~single] = -1
+        out = list(zip(o[idx].tolist(), np.maximum.reduceat(h, idx).tolist(), np.minimum.reduceat(low, idx).tolist(),
+                       c[ends - 1].tolist(), np.add.reduceat(v, idx).tolist(), np.add.reduceat(q, idx).tolist(),
+                       trades.tolist(), np.add.reduceat(tb, idx).tolist(), np.add.reduceat(tq, idx).tolist(),
+                       firsts.tolist()))
+        # a span whose first piece has no trades but others have: its first trade is
+        # the first of those (rare)
+        for i in np.flatnonzero((n[idx] == 0) & (trades > 0) & ~single).tolist():
+            a, b = int(idx[i]), int(ends[i])
+            first = next(fi for ni, fi in zip(n[a:b].tolist(), f[a:b].tolist()) if ni)
+            out[i] = out[i][:9] + (first,)
         return out
 
     # -- intraday ---------------------------------------------------------------------

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from mockex.intervals import CANONICAL, DAY_MS, MINUTE_MS, days_from_civil
+from mockex import models
 from mockex.market import BRANCHING, LEAF, CandleSource, Market, aggregate
 from mockex.models import MODELS, GBMModel, StylizedModel, model_factory, uniforms
 from mockex.test.test_market import NESTED, assert_aggregate, assert_valid
@@ -134,6 +135,115 @@ class BatchTests(SynchronousTestCase):
             self.assertEqual(span[:10], aggregate(days[a - day:b - day])[:10])
 
 
+class SpansByArraysTests(SynchronousTestCase):
+    """
+    Spans over many cut weeks (3d, 1M) are reduced from the kernel's arrays, never
+    made into day tuples: exactly the aggregates of the days, whichever way the
+    volumes had to be cut.
+    """
+
+    def spans_and_days(self, market: Market, first: int, count: int, step: int) -> tuple[list, list, list]:
+        taken: list[object] = []
+        by_arrays = StylizedModel._spans_by_arrays
+
+        def spy(model: StylizedModel, *args: object) -> object:
+            out = by_arrays(model, *args)  # type: ignore[arg-type]
+            taken.append(out)
+            return out
+
+        self.patch(StylizedModel, "_spans_by_arrays", spy)
+        bounds = list(range(first, first + count * step + 1, step))
+        spans = StylizedModel(5).spans(market, bounds)
+        self.slow_cuts_by_spans = len(getattr(self, "slow", []))
+        days = StylizedModel(5).days(market, first, count * step)
+        expected = [aggregate(days[i:i + step])[:10] for i in range(0, count * step, step)]
+        return taken, [span[:10] for span in spans], expected
+
+    def test_three_day_spans(self) -> None:
+        taken, spans, expected = self.spans_and_days(BTC, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertEqual(len(taken), 1)
+        self.assertIsNotNone(taken[0])
+        self.assertEqual(spans, expected)
+
+    def test_thin_market(self) -> None:
+        """
+        Days without trades: groups cut the slow way, patched into the arrays, and
+        spans whose first day has no trades (their first trade is a later day's).
+        """
+        thin = Market.create("THIN", "USDT", 3.0, price_decimals=4, qty_decimals=1,
+                             listed_ms=1_502_942_400_000, daily_volume=50.0, daily_trades=1)
+        self.slow: list[int] = []
+        slow = self.slow
+        volumes = models._volumes
+
+        def counted(*args: object) -> object:
+            slow.append(1)
+            return volumes(*args)  # type: ignore[arg-type]
+
+        self.patch(models, "_volumes", counted)
+        taken, spans, expected = self.spans_and_days(thin, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertIsNotNone(taken[0])
+        self.assertGreater(self.slow_cuts_by_spans, 0)
+        self.assertTrue(slow)
+        days = StylizedModel(5).days(thin, days_from_civil(2030, 1, 2), 900)
+        self.assertTrue(any(days[i][6] == 0 and span[6] > 0 for i, span in zip(range(0, 900, 3), spans)))
+        self.assertEqual(spans, expected)
+
+    def test_huge_totals_fall_back(self) -> None:
+        """Totals the arrays cannot cut: the general path, the same values."""
+        self.patch(models, "_BIG", 1 << 20)
+        taken, spans, expected = self.spans_and_days(BTC, days_from_civil(2030, 1, 2), 300, 3)
+        self.assertEqual(taken, [None])
+        self.assertEqual(spans, expected)
+
+
+class KernelTests(SynchronousTestCase):
+    """
+    The split kernel has two paths, numpy arrays for batches and plain Python for
+    small ones, and cuts totals too large for uint64 in Python ints: every path gives
+    the same bytes, and the same contract.
+    """
+
+    def both_paths(self, name: str, market: Market, day: int, count: int, level: int) -> list[tuple]:
+        """Two weeks of days and a run of splits at ``level``, once by each path."""
+        first = day
+        for lv in range(level):
+            first *= BRANCHING[lv]
+        out = []
+        for small in (0, 1 << 30):
+            self.patch(models, "_SMALL", small)
+            model = model_factory(name)(11)
+            nodes = CandleSource(seed=11, model_factory=name)._tree(market).run(level, first, count)
+            out.append((model.days(market, day, 14), nodes, model.split_run(market, level, first, nodes)))
+        return out
+
+    @given(st.sampled_from(["stylized", "gbm"]), st.sampled_from([BTC, DOGE]), days_2017_2035,
+           st.integers(1, 30), st.integers(0, LEAF - 1))
+    @settings(max_examples=30, deadline=None)
+    def test_small_path_is_array_path(self, name: str, market: Market, day: int, count: int, level: int) -> None:
+        arrays, plain = self.both_paths(name, market, day, count, level)
+        self.assertEqual(arrays, plain)
+
+    @given(st.sampled_from(["stylized", "gbm"]), st.sampled_from([BTC, DOGE]), days_2017_2035,
+           st.integers(1, 12), st.integers(0, LEAF - 1))
+    @settings(max_examples=20, deadline=None)
+    def test_huge_totals(self, name: str, market: Market, day: int, count: int, level: int) -> None:
+        """Totals beyond the array cut (here anything from 2**20) are cut exactly too."""
+        self.patch(models, "_BIG", 1 << 20)
+        arrays, plain = self.both_paths(name, market, day, count, level)
+        self.assertEqual(arrays, plain)
+        _, nodes, groups = arrays
+        for node, children in zip(nodes, groups):
+            self.assertEqual(aggregate(children)[:9], node[:9])
+            self.assertEqual(children[0][9], node[9])
+            for a, b in zip(children, children[1:]):
+                self.assertEqual(b[9], a[9] + a[6])
+            for child in children:
+                o, h, low, c, v, q, n, tb, tq = child[:9]
+                self.assertTrue(0 <= n <= v and 0 <= tb <= v and 0 <= tq <= q, child)
+                self.assertEqual(v > 0, n > 0, child)
+
+
 class NoCycleTests(SynchronousTestCase):
     def test_source_freed_without_the_collector(self) -> None:
         """
@@ -219,11 +329,11 @@ class CandleInvariantTests(SynchronousTestCase):
 class StylizedFactsTests(SynchronousTestCase):
     """
     Thirty days of 1m candles (43 199 returns) for two fixed seeds. Figures at the time
-    of writing (seed 1 / seed 2): excess kurtosis 16.8 / 12.6; |r| ACF at lags 1, 10,
-    60, 240: 0.32, 0.22, 0.17, 0.12 / 0.29, 0.17, 0.12, 0.09; r ACF at lag 1 -0.041 /
-    -0.023, at lags 2-10 within +-0.03; corr(|r|, volume) 0.46 / 0.45. GBM (seed 1):
-    excess kurtosis 1.2, |r| ACF at lags 30, 60, 120: 0.037, 0.014, 0.005, r ACF at lag
-    1 -0.041.
+    of writing (seed 1 / seed 2): excess kurtosis 28.7 / 15.4; |r| ACF at lags 1, 10,
+    60, 240: 0.32, 0.22, 0.18, 0.14 / 0.28, 0.18, 0.12, 0.08; r ACF at lag 1 -0.036 /
+    -0.018, at lags 2-10 within +-0.04; corr(|r|, volume) 0.46 / 0.44. GBM (seed 1):
+    excess kurtosis 1.0, |r| ACF at lags 30, 60, 120: 0.029, 0.024, 0.007, r ACF at lag
+    1 -0.031.
     """
 
     def test_stylized_facts(self) -> None:
