@@ -72,22 +72,26 @@ def row_formatter(template: str, args: str, slow: Formatter) -> Formatter:
     it: ``template`` has none of its own, so the fast arithmetic (floor division,
     ``%0Nd`` padding) met a negative value it cannot write, and ``slow`` must.
 
-    The formatter's ``many(bounds, nodes, before)`` writes the rows of
+    The formatter's ``many(bounds, nodes, trade_offset)`` writes the rows of
     :meth:`CandleSource.closed_nodes`'s answer in one comprehension, without a
     :class:`Candle` or a call per row (the same bytes as ``row``).
     """
     if "-" in _SPEC.sub("", template):
         raise ValueError("a row template cannot write '-' itself")
     pattern = template.encode("ascii")
+    from_node = args.format(**_FROM_NODE)
     source = (
         "def row(c):\n"
         f"    r = _T % ({args.format(**_FROM_CANDLE)})\n"
         "    return slow(c) if b'-' in r else r\n"
-        "def many(bounds, nodes, before):\n"
-        f"    rows = [_T % ({args.format(**_FROM_NODE)})\n"
-        "            for _a, _b, (_o, _h, _l, _c, _v, _q, _n, _tb, _tq, _t) in zip(bounds, islice(bounds, 1, None), map(_TEN, nodes))]\n"
+        "def many(bounds, nodes, trade_offset):\n"
+        # (the trade offset costs the listing day's splits: only if trade ids are written)
+        + ("    before = trade_offset()\n" if "before" in from_node else "")
+        + f"    rows = [_T % ({from_node})\n"
+        "            for _a, _b, (_o, _h, _l, _c, _v, _q, _n, _tb, _tq, _t)\n"
+        "            in zip(bounds, islice(bounds, 1, None), map(_TEN, nodes))]\n"
         "    if b'-' in b''.join(rows):\n"
-        "        rows = [r if b'-' not in r else slow(candle_of(a, b, node, before))\n"
+        "        rows = [r if b'-' not in r else slow(candle_of(a, b, node, trade_offset()))\n"
         "                for r, a, b, node in zip(rows, bounds, islice(bounds, 1, None), nodes)]\n"
         "    return rows\n"
     )

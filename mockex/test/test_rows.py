@@ -162,6 +162,22 @@ class ManyTests(SynchronousTestCase):
                     fmt = kline_formatter(BTC.price_decimals, BTC.qty_decimals, scale)
                     self.assertEqual(fmt.many(*raw), [fmt(c) for c in candles], (name, offset, scale))
 
+    def test_listing_candle(self) -> None:
+        """The listing candle (partial: from the listing on) written from its raw node."""
+        source = CandleSource(seed=3)
+        now = NOW + 400 * 86_400_000
+        fmt = kline_formatter(BTC.price_decimals, BTC.qty_decimals, 1)
+        for name in ("1d", "3d", "1w", "1M"):
+            for offset in (0, 345 * MINUTE_MS):
+                interval = CANONICAL[name]
+                first = interval.floor(BTC.listed_ms, offset)
+                self.assertLess(first, BTC.listed_ms)
+                for count in (1, 2, 30):
+                    raw = source.closed_nodes(BTC, interval, first, count, now, offset)
+                    assert raw is not None
+                    candles = source.candles(BTC, interval, first, count, now, offset)
+                    self.assertEqual(fmt.many(*raw), [fmt(c) for c in candles], (name, offset, count))
+
     def test_negative_values_take_the_slow_path(self) -> None:
         """The fast arithmetic cannot write a negative value: such rows are written by ``slow``."""
         candles = CandleSource(seed=3).candles(BTC, CANONICAL["1h"], NOW - 10 * 3_600_000, 3, NOW)
@@ -171,7 +187,7 @@ class ManyTests(SynchronousTestCase):
         self.assertIn(b'"-1.23456789"', fmt(bent))
         nodes = [c[2:11] + (c.first_trade_id + 7,) for c in (candles[0], bent, candles[2])]
         bounds = [c.open_ms for c in candles] + [candles[-1].end_ms]
-        self.assertEqual(fmt.many(bounds, nodes, 7), [fmt(candles[0]), fmt(bent), fmt(candles[2])])
+        self.assertEqual(fmt.many(bounds, nodes, lambda: 7), [fmt(candles[0]), fmt(bent), fmt(candles[2])])
 
     def test_template_cannot_write_a_minus(self) -> None:
         with self.assertRaises(ValueError):
