@@ -64,13 +64,14 @@ _SPEC = re.compile(r"%[#0 +\-]*[0-9]*(?:\.[0-9]+)?[a-zA-Z%]")
 _TEN = itemgetter(*range(10))
 
 
-def row_formatter(template: str, args: str, slow: Formatter) -> Formatter:
+def row_formatter(template: str, args: str, slow: Formatter, tables: dict[str, Any] | None = None) -> Formatter:
     """
     A :data:`Formatter` that writes ``template % (args)`` as ASCII, with ``args``
     Python expressions over a candle's fields named in braces (``"{open_ms} * 1000,
     {open} // 100, {open} % 100"``), and ``slow(candle)`` for any row with a ``-`` in
     it: ``template`` has none of its own, so the fast arithmetic (floor division,
     ``%0Nd`` padding) met a negative value it cannot write, and ``slow`` must.
+    ``tables``: names ``args`` may read (see :func:`mockex.fmt.fixed_piece`).
 
     The formatter's ``many(bounds, nodes, trade_offset)`` writes the rows of
     :meth:`CandleSource.closed_nodes`'s answer in one comprehension, without a
@@ -96,7 +97,7 @@ def row_formatter(template: str, args: str, slow: Formatter) -> Formatter:
         "    return rows\n"
     )
     namespace: dict[str, Any] = {
-        "_T": pattern, "_TEN": _TEN, "slow": slow, "islice": islice, "candle_of": _candle_of,
+        **(tables or {}), "_T": pattern, "_TEN": _TEN, "slow": slow, "islice": islice, "candle_of": _candle_of,
     }
     exec(source, namespace)
     row = namespace["row"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mockex.fmt import fixed, fixed_piece
 from mockex.intervals import CANONICAL, MINUTE_MS, SECOND_MS
 from mockex.market import CandleSource, Market
 from mockex.replay import ReplaySeries, Row
@@ -207,3 +208,17 @@ class ManyTests(SynchronousTestCase):
         later = NOW + 60 * MINUTE_MS
         self.assertIsNotNone(source.closed_nodes(BTC, interval, last - MINUTE_MS, 1, later))  # before it
         self.assertIsNone(source.closed_nodes(BTC, interval, last, 2, later))
+
+
+class FixedPieceTests(SynchronousTestCase):
+    def test_pieces_write_what_fixed_writes(self) -> None:
+        """Every piece, with and without a fraction table, writes :func:`fixed`'s text."""
+        values = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, 1_000_000, 987_654_321, 48_138_796_154_318]
+        for scale in range(9):
+            for places in range(9):
+                for tables in (None, {}):
+                    piece, args = fixed_piece("x", scale, places, tables)
+                    namespace = dict(tables or {})
+                    for x in values:
+                        written = (piece.encode() % eval(f"({args})", namespace, {"x": x})).decode()
+                        self.assertEqual(written, fixed(x, scale, places), (x, scale, places, tables is None))

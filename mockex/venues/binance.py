@@ -361,18 +361,20 @@ def kline_formatter(
     """
     p, q = price_decimals, qty_decimals
     pp, qp, vp = places
+    tables: dict[str, Any] = {}
     pieces = [
-        fixed_piece(f"{{{name}}}", p, pp) for name in ("open", "high", "low", "close")
-    ] + [fixed_piece("{volume}", q, qp)]
-    quote = fixed_piece("{quote_volume}", QUOTE_DECIMALS, vp)
-    taker = fixed_piece("{taker_base}", q, qp)
-    taker_quote = fixed_piece("{taker_quote}", QUOTE_DECIMALS, vp)
+        fixed_piece(f"{{{name}}}", p, pp, tables) for name in ("open", "high", "low", "close")
+    ] + [fixed_piece("{volume}", q, qp, tables)]
+    quote = fixed_piece("{quote_volume}", QUOTE_DECIMALS, vp, tables)
+    taker = fixed_piece("{taker_base}", q, qp, tables)
+    taker_quote = fixed_piece("{taker_quote}", QUOTE_DECIMALS, vp, tables)
     template = (
         '[%d,"' + '","'.join(t for t, _ in pieces) + '",%d,"' + quote[0] + '",%d,"'
         + taker[0] + '","' + taker_quote[0] + '","0"]'
     )
+    times = "" if scale == 1 else f" * {scale}"
     args = (
-        f"{{open_ms}} * {scale}, " + " ".join(a for _, a in pieces) + f" {{end_ms}} * {scale} - 1, "
+        f"{{open_ms}}{times}, " + " ".join(a for _, a in pieces) + f" {{end_ms}}{times} - 1, "
         + quote[1] + " {trades}, " + taker[1] + " " + taker_quote[1]
     )
 
@@ -384,7 +386,7 @@ def kline_formatter(
             f'"{fixed(c.taker_base, q, qp)}","{fixed(c.taker_quote, QUOTE_DECIMALS, vp)}","0"]'
         ).encode()
 
-    return row_formatter(template, args, slow)
+    return row_formatter(template, args, slow, tables)
 
 
 def kline_event(
