@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 from operator import itemgetter
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any, Callable, Hashable
 
 from mockex.intervals import SECOND_MS, Interval
 from mockex.market import Candle, CandleSource, Market, Node

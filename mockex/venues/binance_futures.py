@@ -316,10 +316,9 @@ def _serve_klines(
     now = context.now_ms()
     first_available = context.source.first_open(market, interval)
     first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
-    places = futures_places(market)
+    fmt = kline_formatter(market.price_decimals, market.qty_decimals, 1, futures_places(market))
     return _ok(context.rows.rows(
-        market, interval, 0, first, count, now, (NAME,), kline_formatter(market.price_decimals, market.qty_decimals, 1, places),
-        prefix=b"[", suffix=b"]",
+        market, interval, 0, first, count, now, (NAME,), fmt, prefix=b"[", suffix=b"]",
     ))
 
 
