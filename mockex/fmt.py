@@ -34,11 +34,21 @@ def plain(value: int, scale: int) -> str:
     return text
 
 
-def fixed_piece(name: str, scale: int, places: int) -> tuple[str, str]:
+#: Widest fraction written from a table of its digits (10**n entries).
+TABLE_DIGITS = 3
+
+
+def fixed_piece(
+    name: str, scale: int, places: int, tables: dict[str, list[bytes]] | None = None
+) -> tuple[str, str]:
     """
     What a generated formatter needs to write the integer expression ``name`` as
     :func:`fixed` would (for a non-negative value): a ``%`` template piece and the
     tuple of argument expressions that fill it.
+
+    With ``tables`` (a bytes template's namespace), a fraction of at most
+    :data:`TABLE_DIGITS` digits is read from a table added to it, padding and trailing
+    zeros included (``%s``: a list index and a copy cost less than ``%02d``).
     """
     if scale > places:
         name = f"({name}) // {_POW[scale - places]}"
@@ -46,4 +56,9 @@ def fixed_piece(name: str, scale: int, places: int) -> tuple[str, str]:
     if not scale:
         return ("%d." + _ZEROS[places] if places else "%d"), f"{name},"
     p = _POW[scale]
+    if tables is not None and scale <= TABLE_DIGITS:
+        table = f"_F{scale}_{places}"
+        if table not in tables:
+            tables[table] = [b"%0*d%s" % (scale, i, _ZEROS[places - scale].encode()) for i in range(p)]
+        return "%d.%s", f"{name} // {p}, {table}[{name} % {p}],"
     return f"%d.%0{scale}d{_ZEROS[places - scale]}", f"{name} // {p}, {name} % {p},"

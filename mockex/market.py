@@ -495,15 +495,30 @@ class _MarketTree:
         self._first_cut = 1 << 62
         self._cuts: list[int] = []
         self._overlay: dict[tuple[int, int], Node] = {}
-        # Trade ids count from the listing instant: subtract the trade index there (the
-        # listing day's first index, whatever origin the model counts from, plus the
-        # trades of that day before the listing).
-        listed = market.listed_ms
-        day_index = listed // DAY_MS
-        day_start = day_index * DAY_MS
-        self.trades_before_listing = 0
-        before = self.span(day_start, listed)[6] if listed > day_start else 0
-        self.trades_before_listing = self.day(day_index)[9] + before
+        self._trades_before_listing: int | None = None
+
+    @property
+    def trades_before_listing(self) -> int:
+        """
+        The trade index at the listing instant, which trade ids count from (the
+        listing day's first index, whatever origin the model counts from, plus the
+        trades of that day before the listing). Made on first use: it costs the
+        listing day's splits, and answers without trade ids (Binance's klines) never
+        need it.
+        """
+        if self._trades_before_listing is None:
+            listed = self.market.listed_ms
+            day_index = listed // DAY_MS
+            day_start = day_index * DAY_MS
+            # (the model's nodes, as when the tree was made: a scenario set since
+            # does not move trade ids)
+            before = sum(self.base_node(level, i)[6] for level, i in cover(day_start, listed))
+            self._trades_before_listing = self.day(day_index)[9] + before
+        return self._trades_before_listing
+
+    def trade_offset(self) -> int:
+        """:attr:`trades_before_listing`, as a callable to pass around unevaluated."""
+        return self.trades_before_listing
 
     def day(self, index: int) -> Node:
         node = self._days.get(index)
@@ -815,17 +830,86 @@ class CandleSource:
             out.append(self._candle(tree, market, open_ms, end_ms, now_ms))
         return out
 
+    def closed_nodes(
+        self,
+        market: Market,
+        interval: Interval,
+        first_open: int,
+        count: int,
+        now_ms: int,
+        offset_ms: int = 0,
+    ) -> tuple[Sequence[int], list[Node], Callable[[], int]] | None:
+        """
+        :meth:`candles` before they are made into :class:`Candle` s, for formatters
+        that read many at once (:class:`mockex.rows.RowCache`): ``(bounds, nodes,
+        trade_offset)``, the ``count + 1`` open times bounding the candles (each candle
+        ends where the next opens), one node per candle (its first ten fields as
+        :data:`Node`; the listing candle's from the listing on) and a function giving
+        the trade index to subtract from a node's to get its first trade id (computed
+        on first call: rows without trade ids need not pay for it). None unless all
+        ``count`` candles are closed, before any scenario and made by a model (then
+        ask :meth:`candles`).
+        """
+        if count <= 0 or market.key in self.replays:
+            return None
+        if now_ms > self._served_ms:
+            self._served_ms = now_ms
+        tree = self._tree(market)
+        listed = market.listed_ms
+        if first_open >= listed:
+            run = self._node_run(tree, market, interval, first_open, count, now_ms, offset_ms)
+            if run is None:
+                return None
+            return run[0], run[1], tree.trade_offset
+        # The listing candle is partial: its node is the span from the listing (as
+        # candles() makes it), the others as above.
+        second = interval.next_open(first_open, offset_ms)
+        if tree.segments or second <= listed or second > now_ms:
+            return None
+        head = tree.span(listed, second)
+        if count == 1:
+            return [first_open, second], [head], tree.trade_offset
+        run = self._node_run(tree, market, interval, second, count - 1, now_ms, offset_ms)
+        if run is None:
+            return None
+        return [first_open, *run[0]], [head, *run[1]], tree.trade_offset
+
     def _node_candles(
         self, tree: _MarketTree, market: Market, interval: Interval, first_open: int, count: int,
         now_ms: int, offset_ms: int,
     ) -> list[Candle] | None:
+        """:meth:`candles` from :meth:`_node_run`; None when that does not apply."""
+        run = self._node_run(tree, market, interval, first_open, count, now_ms, offset_ms)
+        if run is None:
+            return None
+        opens, nodes = run
+        before = tree.trades_before_listing
+        new = tuple.__new__
+        out = []
+        append = out.append
+        for a, b, node in zip(opens, opens[1:], nodes):
+            n = node[6]
+            if n:
+                first = node[9] - before
+                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], n, node[7], node[8],
+                                    first, first + n - 1, True)))
+            else:
+                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], 0, node[7], node[8],
+                                    -1, -1, True)))
+        return out
+
+    def _node_run(
+        self, tree: _MarketTree, market: Market, interval: Interval, first_open: int, count: int,
+        now_ms: int, offset_ms: int,
+    ) -> tuple[Sequence[int], list[Node]] | None:
         """
-        :meth:`candles` when they are all closed, after the listing and before any
-        scenario: the nodes of the coarsest level that tiles every candle (the candle's
-        own level for 1s..1d, 1h for 2h or 6h) are made a level at a time, each level's
-        splits in one batch (:meth:`_MarketTree.run`), and aggregated in runs; 3d, 1w
-        and 1M candles come from the model's coarse nodes when it has them
-        (``spans``). None when that does not apply.
+        The ``count + 1`` bounds and the nodes of :meth:`candles` when they are all
+        closed, after the listing and before any scenario: the nodes of the coarsest
+        level that tiles every candle (the candle's own level for 1s..1d, 1h for 2h or
+        6h) are made a level at a time, each level's splits in one batch
+        (:meth:`_MarketTree.run`), and aggregated in runs; 3d, 1w and 1M candles come
+        from the model's coarse nodes when it has them (``spans``). None when that does
+        not apply.
         """
         if interval.months:
             opens = list(interval.opens(first_open, count + 1, offset_ms))
@@ -859,20 +943,7 @@ class CandleSource:
             else:
                 cuts = [(o - first_open) // unit for o in opens]
                 nodes = [aggregate(parts[a:b]) for a, b in zip(cuts, cuts[1:])]
-        before = tree.trades_before_listing
-        new = tuple.__new__
-        out = []
-        append = out.append
-        for a, b, node in zip(opens, opens[1:], nodes):
-            n = node[6]
-            if n:
-                first = node[9] - before
-                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], n, node[7], node[8],
-                                    first, first + n - 1, True)))
-            else:
-                append(new(Candle, (a, b, node[0], node[1], node[2], node[3], node[4], node[5], 0, node[7], node[8],
-                                    -1, -1, True)))
-        return out
+        return opens, nodes
 
     def _candle(
         self, tree: _MarketTree, market: Market, open_ms: int, end_ms: int, now_ms: int

@@ -27,11 +27,17 @@ answer is copied once, not once per concatenation.
 
 from __future__ import annotations
 
+import re
+from itertools import islice
+from operator import itemgetter
 from typing import Any, Callable, Hashable
 
 from mockex.intervals import SECOND_MS, Interval
-from mockex.market import Candle, CandleSource, Market
+from mockex.market import Candle, CandleSource, Market, Node
 
+#: One candle's row. A formatter may also have a ``many`` attribute that formats
+#: the raw form of many candles at once (see :func:`row_formatter`), which
+#: :class:`RowCache` then prefers.
 Formatter = Callable[[Candle], bytes]
 
 #: Most live-candle entries kept within one market second (a burst of requests over
@@ -40,6 +46,70 @@ MAX_LIVE = 4096
 #: Most bytes of whole answers kept within one market second (some 45 answers of
 #: 1000 Binance rows); an answer that does not fit is not kept.
 MAX_ANSWER_BYTES = 8 << 20
+
+
+#: How a :func:`row_formatter` template names a candle's fields: by their
+#: :class:`~mockex.market.Candle` names, read from a candle (``row``) or from the
+#: loop variables of ``many`` (the bounds ``_a``, ``_b``, the node's ten fields).
+_FROM_CANDLE = {name: f"c[{i}]" for i, name in enumerate(Candle._fields)}
+_FROM_NODE = {
+    "open_ms": "_a", "end_ms": "_b", "open": "_o", "high": "_h", "low": "_l", "close": "_c",
+    "volume": "_v", "quote_volume": "_q", "trades": "_n", "taker_base": "_tb", "taker_quote": "_tq",
+    "first_trade_id": "(_t - before if _n else -1)", "last_trade_id": "(_t - before + _n - 1 if _n else -1)",
+    "closed": "True",
+}
+#: a ``%`` conversion (whose ``-`` flag writes no ``-``)
+_SPEC = re.compile(r"%[#0 +\-]*[0-9]*(?:\.[0-9]+)?[a-zA-Z%]")
+#: a node's first ten fields, as one tuple to unpack (a model may append more)
+_TEN = itemgetter(*range(10))
+
+
+def row_formatter(template: str, args: str, slow: Formatter, tables: dict[str, Any] | None = None) -> Formatter:
+    """
+    A :data:`Formatter` that writes ``template % (args)`` as ASCII, with ``args``
+    Python expressions over a candle's fields named in braces (``"{open_ms} * 1000,
+    {open} // 100, {open} % 100"``), and ``slow(candle)`` for any row with a ``-`` in
+    it: ``template`` has none of its own, so the fast arithmetic (floor division,
+    ``%0Nd`` padding) met a negative value it cannot write, and ``slow`` must.
+    ``tables``: names ``args`` may read (see :func:`mockex.fmt.fixed_piece`).
+
+    The formatter's ``many(bounds, nodes, trade_offset)`` writes the rows of
+    :meth:`CandleSource.closed_nodes`'s answer in one comprehension, without a
+    :class:`Candle` or a call per row (the same bytes as ``row``).
+    """
+    if "-" in _SPEC.sub("", template):
+        raise ValueError("a row template cannot write '-' itself")
+    pattern = template.encode("ascii")
+    from_node = args.format(**_FROM_NODE)
+    source = (
+        "def row(c):\n"
+        f"    r = _T % ({args.format(**_FROM_CANDLE)})\n"
+        "    return slow(c) if b'-' in r else r\n"
+        "def many(bounds, nodes, trade_offset):\n"
+        # (the trade offset costs the listing day's splits: only if trade ids are written)
+        + ("    before = trade_offset()\n" if "before" in from_node else "")
+        + f"    rows = [_T % ({from_node})\n"
+        "            for _a, _b, (_o, _h, _l, _c, _v, _q, _n, _tb, _tq, _t)\n"
+        "            in zip(bounds, islice(bounds, 1, None), map(_TEN, nodes))]\n"
+        "    if b'-' in b''.join(rows):\n"
+        "        rows = [r if b'-' not in r else slow(candle_of(a, b, node, trade_offset()))\n"
+        "                for r, a, b, node in zip(rows, bounds, islice(bounds, 1, None), nodes)]\n"
+        "    return rows\n"
+    )
+    namespace: dict[str, Any] = {
+        **(tables or {}), "_T": pattern, "_TEN": _TEN, "slow": slow, "islice": islice, "candle_of": _candle_of,
+    }
+    exec(source, namespace)
+    row = namespace["row"]
+    row.many = namespace["many"]
+    return row
+
+
+def _candle_of(open_ms: int, end_ms: int, node: Node, before: int) -> Candle:
+    """The closed candle of a node (as :meth:`CandleSource.candles` makes it)."""
+    n = node[6]
+    first = node[9] - before if n else -1
+    return Candle(open_ms, end_ms, *node[:6], n, node[7], node[8], first, first + n - 1 if n else -1, True)
 
 
 class RowCache:
@@ -211,35 +281,40 @@ class RowCache:
         if rows is None:
             rows = self._rows[base] = {}
         opens = list(interval.opens(first_open, count, offset_ms))
-        get = rows.get
-        out: list[Any] = [get(open_ms) for open_ms in opens] if rows else [None] * count
-        # (a candle in a scenario's gap is cached as b"": it does not exist)
-        missing = [i for i, row in enumerate(out) if row is None]
-        if missing:
+        if rows:
+            get = rows.get
+            out: list[Any] = [get(open_ms) for open_ms in opens]
+            # (a candle in a scenario's gap is cached as b"": it does not exist)
+            runs = _runs([i for i, row in enumerate(out) if row is None])
+        else:
+            out = [None] * count
+            runs = [(0, count)]
+        if runs:
             before = len(rows)
+            many = getattr(fmt, "many", None)
             # Compute the missing candles in runs of consecutive opens.
-            start = 0
-            while start < len(missing):
-                end = start
-                while end + 1 < len(missing) and missing[end + 1] == missing[end] + 1:
-                    end += 1
-                first_i = missing[start]
-                candles = self.source.candles(
-                    market, interval, opens[first_i], end - start + 1, now_ms, offset_ms
-                )
-                if len(candles) == end - start + 1:
-                    for j, candle in enumerate(candles):
+            for i, j in runs:
+                n = j - i
+                if many is not None:
+                    raw = self.source.closed_nodes(market, interval, opens[i], n, now_ms, offset_ms)
+                    if raw is not None:
+                        made = many(*raw)
+                        out[i:j] = made
+                        rows.update(zip(opens[i:j], made))
+                        continue
+                candles = self.source.candles(market, interval, opens[i], n, now_ms, offset_ms)
+                if len(candles) == n:
+                    for k, candle in enumerate(candles, i):
                         row = fmt(candle)
-                        out[first_i + j] = row
+                        out[k] = row
                         rows[candle.open_ms] = row
                 else:
                     # Some candles do not exist (a gap): place the others by open time.
-                    made = {candle.open_ms: fmt(candle) for candle in candles}
-                    for i in missing[start:end + 1]:
-                        row = made.get(opens[i], b"")
-                        out[i] = row
-                        rows[opens[i]] = row
-                start = end + 1
+                    made_by_open = {candle.open_ms: fmt(candle) for candle in candles}
+                    for k in range(i, j):
+                        row = made_by_open.get(opens[k], b"")
+                        out[k] = row
+                        rows[opens[k]] = row
             self._row_count += len(rows) - before
             self._evict()
         if newest_first:
@@ -261,3 +336,14 @@ class RowCache:
                 self._row_count -= 1
             if not rows:
                 del groups[key]
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Increasing ``indices`` as runs of consecutive ones, ``(first, last + 1)``."""
+    out: list[tuple[int, int]] = []
+    for i in indices:
+        if out and out[-1][1] == i:
+            out[-1] = (out[-1][0], i + 1)
+        else:
+            out.append((i, i + 1))
+    return out

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
+from mockex.fmt import fixed, fixed_piece
 from mockex.intervals import CANONICAL, MINUTE_MS, SECOND_MS
 from mockex.market import CandleSource, Market
 from mockex.replay import ReplaySeries, Row
-from mockex.rows import RowCache
+from mockex.rows import RowCache, row_formatter
 from mockex.venues.binance import kline_formatter
 from mockex.venues.common import DEFAULT_MARKETS
 
@@ -143,3 +144,81 @@ class EnvelopeTests(SynchronousTestCase):
                 self.assertEqual(got, b"<" + b",".join(ordered) + b">", (now, count, newest_first))
                 self.assertEqual(rows.rows(BTC, interval, 0, first, count, now, ("e",), FMT,
                                            newest_first=newest_first), b",".join(ordered))
+
+
+class ManyTests(SynchronousTestCase):
+    """A formatter's ``many`` (rows from raw nodes) writes what its ``row`` writes."""
+
+    def test_many_is_row(self) -> None:
+        source = CandleSource(seed=3)
+        now = NOW + 400 * 86_400_000
+        for name in ("1s", "1m", "5m", "2h", "1d", "3d", "1w", "1M"):
+            for offset in (0, 345 * MINUTE_MS):
+                interval = CANONICAL[name]
+                first = interval.shift(interval.floor(NOW, offset), -40, offset)
+                raw = source.closed_nodes(BTC, interval, first, 40, now, offset)
+                assert raw is not None
+                candles = source.candles(BTC, interval, first, 40, now, offset)
+                for scale in (1, 1000):
+                    fmt = kline_formatter(BTC.price_decimals, BTC.qty_decimals, scale)
+                    self.assertEqual(fmt.many(*raw), [fmt(c) for c in candles], (name, offset, scale))
+
+    def test_listing_candle(self) -> None:
+        """The listing candle (partial: from the listing on) written from its raw node."""
+        source = CandleSource(seed=3)
+        now = NOW + 400 * 86_400_000
+        fmt = kline_formatter(BTC.price_decimals, BTC.qty_decimals, 1)
+        for name in ("1d", "3d", "1w", "1M"):
+            for offset in (0, 345 * MINUTE_MS):
+                interval = CANONICAL[name]
+                first = interval.floor(BTC.listed_ms, offset)
+                self.assertLess(first, BTC.listed_ms)
+                for count in (1, 2, 30):
+                    raw = source.closed_nodes(BTC, interval, first, count, now, offset)
+                    assert raw is not None
+                    candles = source.candles(BTC, interval, first, count, now, offset)
+                    self.assertEqual(fmt.many(*raw), [fmt(c) for c in candles], (name, offset, count))
+
+    def test_negative_values_take_the_slow_path(self) -> None:
+        """The fast arithmetic cannot write a negative value: such rows are written by ``slow``."""
+        candles = CandleSource(seed=3).candles(BTC, CANONICAL["1h"], NOW - 10 * 3_600_000, 3, NOW)
+        bent = candles[1]._replace(low=-5, taker_quote=-123_456_789)
+        fmt = kline_formatter(BTC.price_decimals, BTC.qty_decimals, 1)
+        self.assertIn(b'"-0.05000000"', fmt(bent))
+        self.assertIn(b'"-1.23456789"', fmt(bent))
+        nodes = [c[2:11] + (c.first_trade_id + 7,) for c in (candles[0], bent, candles[2])]
+        bounds = [c.open_ms for c in candles] + [candles[-1].end_ms]
+        self.assertEqual(fmt.many(bounds, nodes, lambda: 7), [fmt(candles[0]), fmt(bent), fmt(candles[2])])
+
+    def test_template_cannot_write_a_minus(self) -> None:
+        with self.assertRaises(ValueError):
+            row_formatter('["BTC-USDT",%d]', "{open}", FMT)
+        row_formatter('[%-5d,%d]', "{open}, {close}", FMT)
+
+    def test_no_raw_form(self) -> None:
+        """closed_nodes answers None where candles() takes its general path."""
+        source = CandleSource(seed=3)
+        interval = CANONICAL["1m"]
+        last = interval.floor(NOW)
+        self.assertIsNone(source.closed_nodes(BTC, interval, last, 1, NOW))  # not closed
+        self.assertIsNone(source.closed_nodes(BTC, interval, interval.floor(BTC.listed_ms) - MINUTE_MS, 3, NOW))
+        self.assertIsNone(source.closed_nodes(BTC, interval, last - MINUTE_MS, 0, NOW))
+        self.assertIsNotNone(source.closed_nodes(BTC, interval, last - MINUTE_MS, 1, NOW))
+        source.set_scenario(BTC, "shock", NOW, -0.1)
+        later = NOW + 60 * MINUTE_MS
+        self.assertIsNotNone(source.closed_nodes(BTC, interval, last - MINUTE_MS, 1, later))  # before it
+        self.assertIsNone(source.closed_nodes(BTC, interval, last, 2, later))
+
+
+class FixedPieceTests(SynchronousTestCase):
+    def test_pieces_write_what_fixed_writes(self) -> None:
+        """Every piece, with and without a fraction table, writes :func:`fixed`'s text."""
+        values = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345, 1_000_000, 987_654_321, 48_138_796_154_318]
+        for scale in range(9):
+            for places in range(9):
+                for tables in (None, {}):
+                    piece, args = fixed_piece("x", scale, places, tables)
+                    namespace = dict(tables or {})
+                    for x in values:
+                        written = (piece.encode() % eval(f"({args})", namespace, {"x": x})).decode()
+                        self.assertEqual(written, fixed(x, scale, places), (x, scale, places, tables is None))

@@ -93,6 +93,7 @@ from mockex.interfaces import (
 from mockex.intervals import CANONICAL, HOUR_MS, MINUTE_MS, Interval
 from mockex.market import QUOTE_DECIMALS, Candle, Market, window
 from mockex.venues.common import DEFAULT_MARKETS, QUOTES, reference_market, split_symbol  # noqa: F401 (re-exported)
+from mockex.rows import row_formatter
 from mockex.ratelimit import (
     DAY,
     MINUTE,
@@ -354,30 +355,27 @@ def kline_formatter(
 ) -> Callable[[Candle], bytes]:
     """
     :func:`kline_row` for one market's decimals: one ``%`` template per row instead of a
-    :func:`~mockex.fmt.fixed` call per field (same bytes; negative values, which the
-    model never makes, take the plain path).
+    :func:`~mockex.fmt.fixed` call per field, and many rows in one comprehension
+    (:func:`~mockex.rows.row_formatter`; same bytes; negative values, which the model
+    never makes, take the plain path).
     """
     p, q = price_decimals, qty_decimals
     pp, qp, vp = places
+    tables: dict[str, Any] = {}
     pieces = [
-        fixed_piece(f"c[{i}]", p, pp) for i in (2, 3, 4, 5)
-    ] + [fixed_piece("c[6]", q, qp)]
-    quote = fixed_piece("c[7]", QUOTE_DECIMALS, vp)
-    taker = fixed_piece("c[9]", q, qp)
-    taker_quote = fixed_piece("c[10]", QUOTE_DECIMALS, vp)
+        fixed_piece(f"{{{name}}}", p, pp, tables) for name in ("open", "high", "low", "close")
+    ] + [fixed_piece("{volume}", q, qp, tables)]
+    quote = fixed_piece("{quote_volume}", QUOTE_DECIMALS, vp, tables)
+    taker = fixed_piece("{taker_base}", q, qp, tables)
+    taker_quote = fixed_piece("{taker_quote}", QUOTE_DECIMALS, vp, tables)
     template = (
         '[%d,"' + '","'.join(t for t, _ in pieces) + '",%d,"' + quote[0] + '",%d,"'
         + taker[0] + '","' + taker_quote[0] + '","0"]'
     )
+    times = "" if scale == 1 else f" * {scale}"
     args = (
-        f"c[0] * {scale}, " + " ".join(a for _, a in pieces) + f" c[1] * {scale} - 1, "
-        + quote[1] + " c[8], " + taker[1] + " " + taker_quote[1]
-    )
-    source = (
-        "def row(c):\n"
-        "    if c[2] < 0 or c[3] < 0 or c[4] < 0 or c[5] < 0 or c[6] < 0 or c[7] < 0 or c[9] < 0 or c[10] < 0:\n"
-        "        return slow(c)\n"
-        f"    return ({template!r} % ({args})).encode()\n"
+        f"{{open_ms}}{times}, " + " ".join(a for _, a in pieces) + f" {{end_ms}}{times} - 1, "
+        + quote[1] + " {trades}, " + taker[1] + " " + taker_quote[1]
     )
 
     def slow(c: Candle) -> bytes:
@@ -388,9 +386,7 @@ def kline_formatter(
             f'"{fixed(c.taker_base, q, qp)}","{fixed(c.taker_quote, QUOTE_DECIMALS, vp)}","0"]'
         ).encode()
 
-    namespace: dict[str, Any] = {"slow": slow}
-    exec(source, namespace)
-    return namespace["row"]
+    return row_formatter(template, args, slow, tables)
 
 
 def kline_event(

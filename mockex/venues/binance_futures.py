@@ -114,7 +114,7 @@ from mockex.venues.binance import (
     exchange_info,
     fail,
     invalid_data,
-    kline_row,
+    kline_formatter,
     rate_limits_json,
     split_symbol,
     stream_request,
@@ -316,10 +316,9 @@ def _serve_klines(
     now = context.now_ms()
     first_available = context.source.first_open(market, interval)
     first, count = window(interval, 0, first_available, now, start, end, limit, market.listed_ms)
-    places = futures_places(market)
+    fmt = kline_formatter(market.price_decimals, market.qty_decimals, 1, futures_places(market))
     return _ok(context.rows.rows(
-        market, interval, 0, first, count, now, (NAME,), lambda c: kline_row(c, market, 1, places),
-        prefix=b"[", suffix=b"]",
+        market, interval, 0, first, count, now, (NAME,), fmt, prefix=b"[", suffix=b"]",
     ))
 
 
