@@ -1499,7 +1499,9 @@ class StylizedModel:
         inside = np.searchsorted(edges, starts + 7, "left") - np.searchsorted(edges, starts, "right")
         cut_mask = (inside > 0) | (starts < first_day) | (starts + 7 > last)
         cut = (np.flatnonzero(cut_mask) + w0).tolist()
-        if len(cut) * 7 > _SMALL and (market, cut[0]) not in self._week_kids:
+        cached = self._week_kids
+        if len(cut) * 7 > _SMALL and 2 * sum((market, w) in cached for w in cut) < len(cut):
+            # (most of the days not made yet: made as arrays; a warm model reads its tuples)
             out = self._spans_by_arrays(market, edges, weeks, w0, cut, cut_mask)
             if out is not None:
                 return out
@@ -1559,35 +1561,42 @@ class StylizedModel:
         day_starts = (7 * np.array(cut, dtype=np.int64) - 3)[:, None] + np.arange(7)
         keep = (day_starts >= first_day) & (day_starts < last)
         whole = np.flatnonzero(~cut_mask)
-        whole_nodes = [weeks[i][:10] for i in whole.tolist()]
-        try:
-            signed = np.array([node[:4] + node[9:10] for node in whole_nodes], dtype=np.int64).reshape(-1, 5)
-            volumes = np.array([node[4:9] for node in whole_nodes], dtype=np.uint64).reshape(-1, 5)
-        except OverflowError:
-            return None
+        whole_cols = list(zip(*[weeks[i] for i in whole.tolist()]))[:10] or [()] * 10
         # the pieces in order of their first day: days of cut weeks, whole weeks
         starts = np.concatenate((day_starts[keep], 7 * (whole + w0) - 3))
         order = np.argsort(starts, kind="stable")
         starts = starts[order]
-        o, h, low, c, f = (np.concatenate((days[i][keep], signed[:, j]))[order]
-                           for i, j in ((0, 0), (1, 1), (2, 2), (3, 3), (9, 4)))
-        v, q, n, tb, tq = (np.concatenate((days[i][keep], volumes[:, i - 4]))[order] for i in range(4, 9))
+        try:
+            o, h, low, c, f = (np.concatenate((days[i][keep], np.array(whole_cols[i], dtype=np.int64)))[order]
+                               for i in (0, 1, 2, 3, 9))
+            v, n, tb = (np.concatenate((days[i][keep], np.array(whole_cols[i], dtype=np.uint64)))[order]
+                        for i in (4, 6, 7))
+        except OverflowError:
+            return None
         idx = np.searchsorted(starts, edges[:-1])
         if not np.array_equal(starts[idx], edges[:-1]):
             return None
-        # (uint64 sums are exact while below 2**64: checked in float, with room to spare)
-        if max(np.add.reduceat(q.astype(np.float64), idx).max(),
-               np.add.reduceat(v.astype(np.float64), idx).max()) >= 2.0**63:
+        # (uint64 sums are exact while below 2**64: checked in float, with room to spare;
+        # quote volumes, whose month can pass 2**64, are summed in Python ints)
+        if np.add.reduceat(v.astype(np.float64), idx).max() >= 2.0**63:
             return None
+        positions = order.tolist()
+        bounds_at = idx.tolist()
+        bounds_at.append(len(positions))
+        quote_sums = []
+        for i in (5, 8):
+            values = days[i][keep].tolist()
+            values.extend(whole_cols[i])
+            prefix = list(accumulate([values[j] for j in positions], initial=0))
+            quote_sums.append([prefix[j] - prefix[i] for i, j in zip(bounds_at, bounds_at[1:])])
         ends = np.append(idx[1:], len(starts))
         trades = np.add.reduceat(n, idx)
         firsts = f[idx]
         single = ends - idx == 1
         firsts[(trades == 0) & ~single] = -1
         out = list(zip(o[idx].tolist(), np.maximum.reduceat(h, idx).tolist(), np.minimum.reduceat(low, idx).tolist(),
-                       c[ends - 1].tolist(), np.add.reduceat(v, idx).tolist(), np.add.reduceat(q, idx).tolist(),
-                       trades.tolist(), np.add.reduceat(tb, idx).tolist(), np.add.reduceat(tq, idx).tolist(),
-                       firsts.tolist()))
+                       c[ends - 1].tolist(), np.add.reduceat(v, idx).tolist(), quote_sums[0], trades.tolist(),
+                       np.add.reduceat(tb, idx).tolist(), quote_sums[1], firsts.tolist()))
         # a span whose first piece has no trades but others have: its first trade is
         # the first of those (rare)
         for i in np.flatnonzero((n[idx] == 0) & (trades > 0) & ~single).tolist():
