@@ -100,21 +100,8 @@ def uniforms(key: bytes, n: int) -> list[float]:
     return [((w >> 12) + 0.5) * _U52 for w in words]
 
 
-def normals(u: list[float], start: int, count: int) -> list[float]:
-    """``count`` (even) standard normal deviates from ``u[start:start + count]`` (Box-Muller)."""
-    log, sqrt, cos, sin = math.log, math.sqrt, math.cos, math.sin
-    radii = [sqrt(-2.0 * log(x)) for x in u[start:start + count:2]]
-    angles = [_TWO_PI * x for x in u[start + 1:start + count:2]]
-    out = [0.0] * count
-    out[0::2] = [r * cos(t) for r, t in zip(radii, angles)]
-    out[1::2] = [r * sin(t) for r, t in zip(radii, angles)]
-    return out
 
 
-def bridge_max(a: float, b: float, var: float, u: float) -> float:
-    """A draw of the maximum of a Brownian bridge from ``a`` to ``b`` with variance ``var``."""
-    d = b - a
-    return 0.5 * (a + b + math.sqrt(d * d - 2.0 * var * math.log(u)))
 
 
 def _sum(xs: Iterable[float]) -> float:
@@ -237,17 +224,6 @@ def _week_shapes(sigma: float, weekday_variance: tuple[float, ...], jump_probabi
     return tuple(shapes)
 
 
-def _chord(points: tuple[float, ...], m: float, slope_low: float, slope_high: float) -> float:
-    """
-    A bound on a convex (concave) piecewise-linear function known at m = -2..2 by
-    ``points``: the chord between the nearest knots, the extreme slopes beyond.
-    """
-    if m >= 2.0:
-        return points[4] + (m - 2.0) * slope_high
-    if m <= -2.0:
-        return points[0] + (m + 2.0) * slope_low
-    i = int(m + 2.0)
-    return points[i] + (points[i + 1] - points[i]) * (m + 2.0 - i)
 
 
 def _words(keys: Iterable[bytes], nbytes: int) -> list[int]:
@@ -1034,39 +1010,8 @@ def _volumes_masked(
     return trades, vols, takers, quotes, tquotes
 
 
-def _volume_weights(
-    children: Sequence[tuple[int, int, float]], words: Sequence[int], activity: Sequence[float] | None,
-    vnoise: Sequence[float], gain: float, tilt: float, power: float,
-) -> tuple[list[int], list[float], list[int]]:
-    """
-    Volume weights, taker shares and price sums (for :func:`_volumes`) of children given
-    as (open, close, variance in ticks**2): noise times ``(variance / mean) ** power``
-    times ``1 + gain * |return| / sd``, times ``activity``.
-    """
-    sqrt = math.sqrt
-    tanh = math.tanh
-    mean = _sum(var for _, _, var in children) / len(children)
-    scale = 1e6 / sqrt(mean) if mean > 0 else 1e6
-    vw = []
-    leans = []
-    prices = []
-    for (a, b, var), u, act in zip(children, words, activity if activity is not None else repeat(1.0)):
-        sd = sqrt(var) or 1e-300
-        d = b - a
-        ad = d if d > 0 else -d
-        if power == 0.5:
-            w = vnoise[u] * (sd + gain * ad) * scale
-        else:
-            w = vnoise[u] * (sd * scale * 1e-6) ** (2.0 * power) * (1.0 + gain * ad / sd) * 1e6
-        vw.append(int(w * act) + 1)
-        leans.append(0.5 + tilt * tanh(d / sd))
-        prices.append(a + b)
-    return vw, leans, prices
 
 
-def _repeat7(xs: Sequence[float]) -> list[float]:
-    """Each of ``xs`` seven times (one per day of a week)."""
-    return list(chain.from_iterable(zip(xs, xs, xs, xs, xs, xs, xs)))
 
 
 def _firsts(first: int, trades: list[int]) -> list[int]:
