@@ -1382,35 +1382,26 @@ class StylizedModel:
         got = [cache.get((market, w)) for w in weeks]
         if None in got:
             todo = [(i, w) for i, (w, g) in enumerate(zip(weeks, got)) if g is None]
-            week_nodes = [nodes[i] for i, _ in todo]
-            day_vars, day_closes, jumps = self._week_days(week_nodes)
-            level = self._week_level
-            prefix = self._c(market).prefix + level.tag
-            made = _split_groups(
-                level, [prefix + w.to_bytes(8, "big", signed=True) for _, w in todo],
-                [node[:11] + (0,) for node in week_nodes],
-                vmul=day_vars, amul=self._weekday_activity * len(todo), closes_in=day_closes,
-                tails_in=[(jump,) for jump in jumps],
-            )
+            made = self._split_weeks(market, [w for _, w in todo], [nodes[i] for i, _ in todo])
             _put(cache, zip(((market, w) for _, w in todo), made))
             for (i, _), kids in zip(todo, made):
                 got[i] = kids
         return got  # type: ignore[return-value]
 
-    def _week_arrays(self, market: Market, weeks: Sequence[int],
-                     nodes: Sequence[Node]) -> tuple[np.ndarray, ...] | None:
+    def _split_weeks(self, market: Market, weeks: Sequence[int], nodes: Sequence[Node],
+                     as_arrays: bool = False) -> list[tuple[Node, ...]] | tuple[np.ndarray, ...] | None:
         """
-        :meth:`_week_split` as arrays (weeks, 7) of the days' first ten fields, not
-        cached, or None when the batch is small or needs Python ints (then ask
-        :meth:`_week_split`).
+        The kernel's split of ``weeks`` (whose nodes are ``nodes``) into their days, not
+        cached: tuples, or with ``as_arrays`` (weeks, 7) arrays of the days' first ten
+        fields or None (see :func:`_split_groups`).
         """
         day_vars, day_closes, jumps = self._week_days(nodes)
         level = self._week_level
         prefix = self._c(market).prefix + level.tag
-        return _split_groups(  # type: ignore[return-value]
+        return _split_groups(
             level, [prefix + w.to_bytes(8, "big", signed=True) for w in weeks], [node[:11] + (0,) for node in nodes],
             vmul=day_vars, amul=self._weekday_activity * len(weeks), closes_in=day_closes,
-            tails_in=[(jump,) for jump in jumps], as_arrays=True,
+            tails_in=[(jump,) for jump in jumps], as_arrays=as_arrays,
         )
 
     def days(self, market: Market, first_day: int, count: int) -> list[Node]:
@@ -1498,7 +1489,8 @@ class StylizedModel:
         once (the same values as :func:`~mockex.market.aggregate` of its pieces). None
         when a value would not fit the arrays (then the general path).
         """
-        days = self._week_arrays(market, cut, [weeks[w - w0] for w in cut])
+        # (not cached: a warm model reads the tuples of _week_split)
+        days = self._split_weeks(market, cut, [weeks[w - w0] for w in cut], as_arrays=True)
         if days is None:
             return None
         first_day = int(edges[0])
