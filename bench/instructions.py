@@ -33,28 +33,14 @@ def count(interval: str, year: int, requests: int) -> int:
 
 def run(interval: str, year: int, requests: int) -> None:
     """The measured process: one warm-up request at another date, then ``requests`` cold ones."""
-    sys.path.insert(0, str(ROOT))
-    from mockex.interfaces import RestRequest
+    # bench/history.py's request and fresh server state (this script's directory is on
+    # sys.path, and history.py puts the tree first)
+    from history import context, request, klines  # type: ignore[import-not-found]
     from mockex.intervals import DAY_MS, days_from_civil
-    from mockex.market import CandleSource
-    from mockex.server import VenueContext
-    from mockex.venues.binance import DEFAULT_MARKETS, klines
-
-    now = days_from_civil(2036, 1, 1) * DAY_MS
-
-    class Clock:
-        def now_ms(self) -> int:
-            return now
-
-    def one(end: int) -> None:
-        context = VenueContext(CandleSource(seed=1), {"BTCUSDT": DEFAULT_MARKETS[0]}, Clock(), {})
-        args = {"symbol": ["BTCUSDT"], "interval": [interval], "endTime": [str(end)], "limit": ["1000"]}
-        assert klines(RestRequest("GET", "/api/v3/klines", args, {}), context).status == 200
 
     end = days_from_civil(year, 10, 1) * DAY_MS + 12_345_678
-    one(end - 400 * DAY_MS)
-    for _ in range(requests):
-        one(end)
+    for at in [end - 400 * DAY_MS] + [end] * requests:
+        assert klines(request(interval, at), context(None)).status == 200
 
 
 def main() -> None:

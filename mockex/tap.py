@@ -377,6 +377,7 @@ class MockService(Service):
         self._reactor().callWhenRunning(freeze_startup_heap)
 
     def _reactor(self) -> Any:
+        """The reactor given, or the global one (the twistd process's: only here)."""
         if self.reactor is not None:
             return self.reactor
         from twisted.internet import reactor
@@ -390,9 +391,7 @@ class MockService(Service):
         from mockex.record import KlineRecorder, RecordingProxy
 
         o = self.options
-        reactor = self.reactor
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = self._reactor()
         recorder = KlineRecorder(o["record-dir"], o["venue"])
         if not recorder.records:
             print(f"mockex: {o['venue'].name} does not provide IKlineRecording: passing through "
@@ -409,9 +408,7 @@ class MockService(Service):
 
     def _failed(self, failure: Any, name: str, listen: str) -> None:
         print(f"mockex: cannot serve {name} on {listen}: {failure.value}", file=sys.stderr)
-        reactor = self.reactor
-        if reactor is None:
-            from twisted.internet import reactor
+        reactor = self._reactor()
         from twisted.internet.error import ReactorNotRunning
 
         try:
