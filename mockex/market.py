@@ -291,7 +291,7 @@ class RandomWalkModel:
         got = self._blocks.get(key)
         if got is None:
             got = self._blocks[key] = self._block_uncached(market, block)
-            _trim(self._blocks, 4096)
+            trim_cache(self._blocks, 4096)
         return got
 
     def _log_price_at_day(self, market: Market, day_index: int) -> float:
@@ -464,8 +464,8 @@ def _cover_walk(out: list[tuple[int, int]], a: int, b: int, level: int) -> None:
 _LEVEL_BY_MS = {ms: level for level, ms in enumerate(LEVEL_MS)}
 
 
-def _trim(cache: dict[Any, Any], limit: int) -> None:
-    """Drop the oldest entries of ``cache`` beyond ``limit``."""
+def trim_cache(cache: dict[Any, Any], limit: int) -> None:
+    """Drop the oldest entries of ``cache`` (a dict, in insertion order) beyond ``limit``."""
     if len(cache) > limit:
         for key in list(islice(cache, len(cache) - limit)):
             del cache[key]
@@ -537,7 +537,7 @@ class _MarketTree:
                 out = [self.model.day(self.market, i) for i in range(first, first + count)]
             cache = self._days
             cache.update(zip(range(first, first + count), out))
-            _trim(cache, self._cache_size)
+            trim_cache(cache, self._cache_size)
         return out
 
     def children(self, level: int, index: int) -> tuple[Node, ...]:
@@ -556,7 +556,7 @@ class _MarketTree:
             made = [split(self.market, level, first + i, node) for i, node in enumerate(parents)]
         cache = self._kids[level]
         cache.update(zip(range(first, first + len(made)), made))
-        _trim(cache, self._cache_size)
+        trim_cache(cache, self._cache_size)
         return made
 
     def run(self, level: int, first: int, count: int) -> list[Node]:

@@ -83,6 +83,7 @@ from mockex.market import (
     RandomWalkModel,
     split_integer,
     stable_seed,
+    trim_cache,
 )
 
 _TWO_PI = 2.0 * math.pi
@@ -401,6 +402,8 @@ _WEIGHT_CAP = 2.0**40
 #: bit: a numpy split costs 0.1-0.3 ms whatever its size (~150 array operations),
 #: plain Python ~5 us per child.
 _SMALL = 32
+#: the most blocks' weeks, and weeks' days, a model keeps (oldest out first)
+_CACHED_GROUPS = 1 << 16
 
 
 def _split_groups(
@@ -1052,14 +1055,6 @@ def split_capped(total: int, weights: list[int], caps: list[int]) -> list[int]:
     return parts
 
 
-def _put(cache: dict, items: Iterable[tuple[object, object]], limit: int = 1 << 16) -> None:
-    """Add ``items`` to ``cache``, dropping its oldest entries beyond ``limit``."""
-    cache.update(items)
-    if len(cache) > limit:
-        for key in list(islice(cache, len(cache) - limit)):
-            del cache[key]
-
-
 def _profiles(amplitude: float, peak_hour: float) -> list[list[float] | None]:
     """Per split level: the seasonal factor of each child of a day-aligned position."""
     out: list[list[float] | None] = []
@@ -1155,10 +1150,8 @@ class StylizedModel:
         if got is None:
             words = _words([self._c(market).prefix + what + chunk.to_bytes(8, "big", signed=True)], 128)
             got = list(map(_normal_table().__getitem__, words)), [u / 32768.0 - 1.0 for u in words]
-            cache = self._knot_cache
-            if len(cache) >= 4096:
-                del cache[next(iter(cache))]
-            cache[key] = got
+            self._knot_cache[key] = got
+            trim_cache(self._knot_cache, 4096)
         return got
 
     def _noise_series(self, market: Market, what: bytes, scale: int, start: int, count: int,
@@ -1366,7 +1359,8 @@ class StylizedModel:
             missing = [j for j, g in zip(range(j0, j1), groups) if g is None]
             a = missing[0]
             made = self._make_blocks(market, a, missing[-1] + 1 - a)
-            _put(cache, zip(((market, j) for j in range(a, missing[-1] + 1)), made))
+            cache.update(zip(((market, j) for j in range(a, missing[-1] + 1)), made))
+            trim_cache(cache, _CACHED_GROUPS)
             groups = [cache.get((market, j)) for j in range(j0, j1)]
         offset = w0 - (BLOCK_WEEKS * j0 + 3)
         return list(chain.from_iterable(groups))[offset:offset + count]  # type: ignore[arg-type]
@@ -1383,7 +1377,8 @@ class StylizedModel:
         if None in got:
             todo = [(i, w) for i, (w, g) in enumerate(zip(weeks, got)) if g is None]
             made = self._split_weeks(market, [w for _, w in todo], [nodes[i] for i, _ in todo])
-            _put(cache, zip(((market, w) for _, w in todo), made))
+            cache.update(zip(((market, w) for _, w in todo), made))
+            trim_cache(cache, _CACHED_GROUPS)
             for (i, _), kids in zip(todo, made):
                 got[i] = kids
         return got  # type: ignore[return-value]
