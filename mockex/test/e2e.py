@@ -71,11 +71,12 @@ class VenueE2E(TestCase):
 
     timeout = 120
     venue = ""
+    seed = 11
 
     def setUp(self) -> Any:
         if ccxt is None:
             raise SkipTest("ccxt is not installed (pip install -e '.[test]')")
-        self.server = MockServer(self.venue, port=0, seed=11, reactor=reactor)
+        self.server = MockServer(self.venue, port=0, seed=self.seed, reactor=reactor)
         self.addCleanup(self.server.stop)
         return self.server.start()
 

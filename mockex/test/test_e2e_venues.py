@@ -34,6 +34,7 @@ from twisted.internet.threads import deferToThread
 from twisted.trial.unittest import SkipTest, TestCase
 
 from mockex.server import MockServer
+from mockex.test.e2e import VenueE2E
 
 try:
     import ccxt
@@ -87,17 +88,10 @@ CASES: dict[str, tuple[str, Callable[[Any, MockServer], Any], str, list[str]]] =
 
 
 class _Venue:
-    """The ccxt tests of one venue (mixed into a TestCase per venue)."""
+    """The ccxt tests of one venue (mixed into a VenueE2E per venue, which starts the server)."""
 
     timeout = 90
-    venue = ""
-
-    def setUp(self) -> Any:
-        if ccxt is None:
-            raise SkipTest("ccxt is not installed (pip install -e '.[test]')")
-        self.server = MockServer(self.venue, port=0, seed=5, reactor=reactor)
-        self.addCleanup(self.server.stop)
-        return self.server.start()
+    seed = 5
 
     def make(self, module: Any) -> Any:
         exchange_id, point, _symbol, types = CASES[self.venue]
@@ -159,23 +153,23 @@ class _Venue:
         self.assertGreater(live[4], 0)
 
 
-class BybitSpotTests(_Venue, TestCase):
+class BybitSpotTests(_Venue, VenueE2E):
     venue = "bybit_spot"
 
 
-class BybitPerpetualTests(_Venue, TestCase):
+class BybitPerpetualTests(_Venue, VenueE2E):
     venue = "bybit_perpetual"
 
 
-class OkxSpotTests(_Venue, TestCase):
+class OkxSpotTests(_Venue, VenueE2E):
     venue = "okx_spot"
 
 
-class OkxPerpetualTests(_Venue, TestCase):
+class OkxPerpetualTests(_Venue, VenueE2E):
     venue = "okx_perpetual"
 
 
-class BinancePerpetualTests(_Venue, TestCase):
+class BinancePerpetualTests(_Venue, VenueE2E):
     venue = "binance_perpetual"
 
 
